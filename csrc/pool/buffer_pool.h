@@ -18,6 +18,7 @@ struct PoolStats {
   std::uint64_t releases = 0;    // buffers given back
   std::uint64_t evictions = 0;   // released buffers freed because the cap was reached
   std::size_t bytes_held = 0;    // idle bytes sitting in free lists
+  std::size_t buffers_held = 0;  // idle buffers sitting in free lists
   std::size_t bytes_in_use = 0;  // bytes handed out and not yet released
   std::size_t peak_bytes = 0;    // peak of bytes_held + bytes_in_use
   std::size_t cap_bytes = 0;     // cap on bytes_held
