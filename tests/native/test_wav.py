@@ -331,3 +331,19 @@ def test_concurrent_encoding_releases_gil_safely() -> None:
     for t in threads:
         t.join()
     assert all(results)
+
+
+def test_read_only_and_subclass_inputs_are_accepted() -> None:
+    x = noise(3000, seed=9)
+    ro = np.frombuffer(x.tobytes(), np.float32)
+    assert not ro.flags.writeable
+    assert encode_wav(ro, 24000) == ref_wav(x, 24000)
+    mm = x.view(np.memmap)  # an ndarray subclass
+    assert encode_pcm16(mm) == ref_pcm16(x)
+
+
+def test_non_array_inputs_name_their_type() -> None:
+    with pytest.raises(TypeError, match="got a memoryview"):
+        encode_pcm16(memoryview(noise(4).tobytes()))
+    with pytest.raises(TypeError, match="got a NoneType"):
+        encode_wav(None, 24000)  # type: ignore[arg-type]
