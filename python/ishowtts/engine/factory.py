@@ -1,0 +1,96 @@
+"""Pick and build the synthesis backend from ``[engine]``.
+
+``kind = "auto"``: F5 when its weights can be found (explicit paths, the HF cache, or a download when
+online), else espeak-ng with the reason, logged loudly. ``"f5"``: F5 or raise :class:`BackendUnavailable`.
+``"espeak"``: espeak-ng. The F5 modules are imported lazily, so an espeak-only server never loads torch
+model code.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ishowtts.config import EngineConfig
+from ishowtts.engine.backend import Backend
+from ishowtts.logging_setup import kv
+
+log = logging.getLogger(__name__)
+
+_BANNER = "=" * 78
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested engine cannot be built; the message says why and how to fix it."""
+
+
+def build_backend(cfg: EngineConfig) -> tuple[Backend, str | None]:
+    """``(backend, fallback_reason)``; the reason is set only when "auto" fell back to espeak."""
+    if cfg.kind == "espeak":
+        return _build_espeak(), None
+    if cfg.kind not in ("auto", "f5"):
+        raise BackendUnavailable(f"engine.kind: unknown engine {cfg.kind!r} (auto, f5, espeak)")
+    try:
+        backend = _build_f5(cfg)
+    except Exception as exc:
+        detail = str(exc) or type(exc).__name__
+        if cfg.kind == "f5":
+            raise BackendUnavailable(f"engine.kind is 'f5' but the F5 engine cannot start: {detail}") from exc
+        reason = f"F5 engine unavailable: {detail.splitlines()[0]}"
+        log.warning(
+            "\n%s\nFALLING BACK TO espeak-ng: no voice cloning, robotic speech.\n%s\n%s",
+            _BANNER,
+            detail,
+            _BANNER,
+            extra=kv(engine="espeak", fallback_reason=reason),
+        )
+        return _build_espeak(), reason
+    log.info("engine ready", extra=kv(engine=backend.name, label=backend.label))
+    return backend, None
+
+
+def _build_espeak() -> Backend:
+    from ishowtts.engine.espeak import EspeakBackend
+
+    return EspeakBackend()
+
+
+def f5_model_args(cfg: EngineConfig) -> dict[str, Any]:
+    """Arguments for weights resolution: ``model`` is a known model name, a checkpoint path, or (with an
+    explicit ``ckpt``) an architecture config name such as ``tiny``."""
+    from ishowtts.engine.weights import MODELS
+
+    model: str = cfg.model
+    config: str | None = None
+    if model not in MODELS and cfg.ckpt is not None and not Path(model).expanduser().exists():
+        model, config = str(cfg.ckpt), cfg.model
+    return {
+        "model": model,
+        "ckpt": cfg.ckpt,
+        "vocab": cfg.vocab,
+        "vocoder": cfg.vocoder,
+        "config": config,
+    }
+
+
+def _build_f5(cfg: EngineConfig) -> Backend:
+    from ishowtts.engine.weights import resolve_weights
+
+    args = f5_model_args(cfg)
+    # Resolve first: a missing checkpoint is reported without importing/loading any model code.
+    resolve_weights(args["model"], args["ckpt"], args["vocab"], args["vocoder"], config=args["config"])
+    from ishowtts.engine.engine import Engine
+    from ishowtts.engine.f5_backend import F5Backend
+
+    engine = Engine.from_pretrained(
+        args["model"],
+        args["ckpt"],
+        args["vocab"],
+        args["vocoder"],
+        cfg.device,
+        cfg.dtype,
+        config=args["config"],
+        nfe=cfg.nfe,
+    )
+    return F5Backend(engine)
