@@ -73,7 +73,9 @@ class Resampler:
     def __init__(self, src_rate: int, dst_rate: int, channels: int = 1, *, isa: str | None = None) -> None:
         if isinstance(channels, bool) or not isinstance(channels, numbers.Integral):
             raise TypeError(f"channels must be an int, got {type(channels).__name__}")
-        self._impl = _native.Resampler(_rate(src_rate, "src_rate"), _rate(dst_rate, "dst_rate"), int(channels), isa)
+        self._impl = _native.Resampler(
+            _rate(src_rate, "src_rate"), _rate(dst_rate, "dst_rate"), int(channels), isa
+        )
         log.debug(
             "resampler created",
             extra=kv(
