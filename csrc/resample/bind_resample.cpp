@@ -6,6 +6,8 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -91,12 +93,18 @@ py::array resample_oneshot(const FloatArray& x, std::int64_t src_rate, std::int6
   const float* in = x.data();
   float* dst = static_cast<float*>(out.mutable_data());
   {
-    py::gil_scoped_release release;
-    Stream stream(plan, ops, s.channels);
-    stream.reserve(s.frames);
-    const std::int64_t first = stream.outputs_for_process(s.frames);
-    stream.process(in, s.frames, dst);
-    stream.flush(dst + first * s.channels);
+    py::gil_scoped_release release;  // no Python object is touched in here
+    if (plan->identity) {
+      if (n_out > 0) std::memcpy(dst, in, static_cast<std::size_t>(n_out * s.channels) * sizeof(float));
+    } else if (s.channels == 1 && reinterpret_cast<std::uintptr_t>(in) % alignof(float) == 0) {
+      resample::resample_mono_in_place(*plan, ops, in, s.frames, dst);
+    } else {  // multichannel (deinterleaved into the history) or misaligned input
+      Stream stream(plan, ops, s.channels);
+      stream.reserve(s.frames);
+      const std::int64_t first = stream.outputs_for_process(s.frames);
+      stream.process(in, s.frames, dst);
+      stream.flush(dst + first * s.channels);
+    }
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 namespace ishowtts {
@@ -68,6 +69,10 @@ void Stream::pad_zeros_to(std::int64_t input_end) {
 void Stream::compute(std::int64_t n_end, float* out) {
   const std::int64_t n = n_end - n_next_;
   if (n <= 0) return;
+  const std::int64_t buf_end = buf_origin_ + static_cast<std::int64_t>(buf_[0].size());
+  if (plan_->group_input_start(n_next_) < buf_origin_ || plan_->group_input_end(n_end - 1) > buf_end) {
+    throw std::logic_error("resampler history does not cover the outputs requested (internal error)");
+  }
   if (channels_ == 1) {
     plan_->run(*ops_, buf_[0].data(), buf_origin_, n_next_, n_end, out);
   } else {
@@ -112,6 +117,40 @@ void Stream::flush(float* out) {
     }
   }
   reset();
+}
+
+namespace {
+
+// Outputs [n_begin, n_end) from a zero-padded copy of the part of x their windows read.
+void run_padded(const Plan& plan, const KernelOps& ops, const float* x, std::int64_t n_in, std::int64_t n_begin,
+                std::int64_t n_end, float* out) {
+  if (n_end <= n_begin) return;
+  const std::int64_t lo = plan.group_input_start(n_begin);
+  const std::int64_t hi = plan.group_input_end(n_end - 1);
+  std::vector<float> padded(static_cast<std::size_t>(hi - lo), 0.0f);
+  const std::int64_t c_lo = std::max<std::int64_t>(lo, 0), c_hi = std::min<std::int64_t>(hi, n_in);
+  if (c_hi > c_lo) {
+    std::memcpy(padded.data() + (c_lo - lo), x + c_lo, static_cast<std::size_t>(c_hi - c_lo) * sizeof(float));
+  }
+  plan.run(ops, padded.data(), lo, n_begin, n_end, out + n_begin);
+}
+
+}  // namespace
+
+void resample_mono_in_place(const Plan& plan, const KernelOps& ops, const float* x, std::int64_t n_in, float* out) {
+  const std::int64_t n_total = plan.output_length(n_in);
+  if (n_total == 0) return;
+  // First group reading no negative index (group_input_start is non-decreasing): binary search over groups.
+  std::int64_t g_lo = 0, g_hi = (n_total + 7) / 8;
+  while (g_lo < g_hi) {
+    const std::int64_t mid = (g_lo + g_hi) / 2;
+    if (plan.group_input_start(8 * mid) < 0) g_lo = mid + 1; else g_hi = mid;
+  }
+  const std::int64_t mid_begin = std::min(8 * g_lo, n_total);
+  const std::int64_t mid_end = std::max(mid_begin, std::min(plan.ready_outputs(n_in), n_total));
+  run_padded(plan, ops, x, n_in, 0, mid_begin, out);
+  if (mid_end > mid_begin) plan.run(ops, x, 0, mid_begin, mid_end, out + mid_begin);
+  run_padded(plan, ops, x, n_in, mid_end, n_total, out);
 }
 
 }  // namespace resample

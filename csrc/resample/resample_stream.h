@@ -50,5 +50,11 @@ class Stream {
   std::int64_t n_next_ = 0;    // next output index
 };
 
+// One-shot mono resampling of n_in samples into out[plan.output_length(n_in)] without copying the input: the
+// outputs whose filter windows lie inside the input read it in place, the few at each edge read small
+// zero-padded copies. x must be 4-byte aligned (callers fall back to Stream otherwise). Same kernels and group
+// layout as Stream, hence the same samples bit for bit.
+void resample_mono_in_place(const Plan& plan, const KernelOps& ops, const float* x, std::int64_t n_in, float* out);
+
 }  // namespace resample
 }  // namespace ishowtts
