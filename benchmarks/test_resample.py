@@ -36,7 +36,12 @@ def _scipy_poly(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return signal.resample_poly(x, dst // g, src // g)
 
 
-METHODS = {"ours": _ours, "ours_scalar": _ours_scalar, "soxr_hq": _soxr_hq, "scipy_resample_poly": _scipy_poly}
+METHODS = {
+    "ours": _ours,
+    "ours_scalar": _ours_scalar,
+    "soxr_hq": _soxr_hq,
+    "scipy_resample_poly": _scipy_poly,
+}
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -45,7 +50,9 @@ def test_resample_10s_mono(benchmark, src: int, dst: int, method: str) -> None:
     x = (np.random.default_rng(0).standard_normal(int(SECONDS * src)) * 0.3).astype(np.float32)
     fn = METHODS[method]
     benchmark.group = f"resample {src}->{dst} 10 s mono"
-    benchmark.extra_info["isa"] = active_isa() if method == "ours" else ("scalar" if method == "ours_scalar" else "")
+    benchmark.extra_info["isa"] = (
+        active_isa() if method == "ours" else ("scalar" if method == "ours_scalar" else "")
+    )
     y = benchmark(fn, x, src, dst)
     assert abs(len(y) - SECONDS * dst) <= 1
     if benchmark.stats is not None:

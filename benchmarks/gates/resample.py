@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import soxr
-from gatelib import GateCase
 
+from gatelib import GateCase
 from ishowtts.audio import active_isa, resample
 
 RATIOS = [(24000, 48000), (24000, 16000), (48000, 24000), (44100, 24000), (22050, 24000)]
