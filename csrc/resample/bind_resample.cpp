@@ -29,6 +29,12 @@ using FloatArray = py::array_t<float, py::array::c_style>;
 
 constexpr std::int64_t kMaxChannels = 1024;
 
+// Plans are cached; building a new one takes up to ~90 ms (441-phase tables), so it runs without the GIL.
+std::shared_ptr<const Plan> get_plan(std::int64_t src_rate, std::int64_t dst_rate) {
+  py::gil_scoped_release release;
+  return Plan::get(src_rate, dst_rate);
+}
+
 const resample::KernelOps& ops_for(const std::optional<std::string>& isa) {
   return isa ? resample::kernel_ops_for(isa->c_str()) : resample::active_kernel_ops();
 }
@@ -86,7 +92,7 @@ py::array make_output(std::int64_t frames, std::int64_t channels, bool two_d) {
 py::array resample_oneshot(const FloatArray& x, std::int64_t src_rate, std::int64_t dst_rate,
                            const std::optional<std::string>& isa) {
   const resample::KernelOps& ops = ops_for(isa);
-  auto plan = Plan::get(src_rate, dst_rate);
+  auto plan = get_plan(src_rate, dst_rate);
   const Shape s = check_shape(x, std::nullopt);
   const std::int64_t n_out = plan->identity ? s.frames : plan->output_length(s.frames);
   py::array out = make_output(n_out, s.channels, x.ndim() == 2);
@@ -114,7 +120,7 @@ class PyResampler {
  public:
   PyResampler(std::int64_t src_rate, std::int64_t dst_rate, std::int64_t channels,
               const std::optional<std::string>& isa)
-      : stream_(Plan::get(src_rate, dst_rate), ops_for(isa), check_channels(channels)) {}
+      : stream_(get_plan(src_rate, dst_rate), ops_for(isa), check_channels(channels)) {}
 
   py::array process(const FloatArray& x) {
     const Shape s = check_shape(x, stream_.channels());
@@ -208,7 +214,7 @@ void bind_resampler(py::module_& m) {
 
   m.def(
       "resample_info",
-      [](std::int64_t src_rate, std::int64_t dst_rate) { return plan_info(*Plan::get(src_rate, dst_rate)); },
+      [](std::int64_t src_rate, std::int64_t dst_rate) { return plan_info(*get_plan(src_rate, dst_rate)); },
       py::arg("src_rate"), py::arg("dst_rate"), "Filter design and table figures for a rate pair.");
 
   py::class_<PyResampler>(m, "Resampler")

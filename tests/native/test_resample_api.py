@@ -221,3 +221,19 @@ def test_any_float32_values_and_layouts(pair, x: np.ndarray, layout: int) -> Non
     else:  # float64: refused
         with pytest.raises(TypeError, match="float64"):
             resample(x.astype(np.float64), src, dst)
+
+
+def test_concurrent_one_shots_from_threads_match_serial() -> None:
+    """Kernels run without the GIL: threads resampling at once (plans built concurrently too) get the serial
+    results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    jobs = [
+        (rng.standard_normal(5000).astype(np.float32), src, dst)
+        for src, dst in [(11025, 32000), (32000, 11025), (22050, 44100), (16000, 44100)] * 3
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda job: resample(*job), jobs))
+    for (x, src, dst), y in zip(jobs, results, strict=True):
+        np.testing.assert_array_equal(y, resample(x, src, dst))

@@ -114,15 +114,18 @@ def test_quality_against_requirements_and_soxr(src: int, dst: int, record_proper
 
 
 def test_harness_detects_a_poor_resampler() -> None:
-    """The same measurement flags scipy.signal.resample_poly (short filter: images/aliases, ripple)."""
+    """The same fits flag scipy.signal.resample_poly (short filter): aliasing, ripple and images."""
     from scipy.signal import resample_poly
 
     def poly(x: np.ndarray, src: int, dst: int) -> np.ndarray:
         g = np.gcd(src, dst)
         return resample_poly(x, dst // g, src // g).astype(np.float32)
 
-    down = measure(poly, 48000, 24000)
-    assert down.worst_leak_db > -110.0
-    assert down.ripple_db > 0.01
-    up = measure(poly, 24000, 48000)
-    assert up.worst_snr_db < 120.0
+    nyq = 12000.0
+    (alias,), _ = fit(poly(tone(48000, 1.05 * nyq), 48000, 24000), 24000, [fold(1.05 * nyq, 24000)])
+    assert 20 * np.log10(alias / AMP) > -110.0
+    (g_low,), _ = fit(poly(tone(48000, 0.02 * nyq), 48000, 24000), 24000, [0.02 * nyq])
+    (g_edge,), _ = fit(poly(tone(48000, 0.85 * nyq), 48000, 24000), 24000, [0.85 * nyq])
+    assert abs(20 * np.log10(g_edge / g_low)) > 0.01
+    _, snr = fit(poly(tone(24000, 0.75 * nyq), 24000, 48000), 48000, [0.75 * nyq])
+    assert snr < 120.0
