@@ -5,7 +5,8 @@
 //     csrc/cpu/cpu_features.cpp -static -o /tmp/rs_check && qemu-aarch64 /tmp/rs_check
 // (on x86-64: g++ ... -DISHOWTTS_HAVE_AVX2=1 with resample_kernels_avx2.cpp compiled -mavx2 -mfma).
 // Checks, for every pair of 8/11.025/16/22.05/24/32/44.1/48 kHz: SIMD vs scalar within 1e-6 of full scale,
-// and random-chunk streaming == one-shot bit for bit (mono and stereo) with the SIMD kernels.
+// random-chunk streaming == one-shot bit for bit (mono and stereo) with the SIMD kernels, and Plan::run over
+// arbitrary output ranges (single-output path) == the grouped path, bit for bit, for both kernel sets.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -44,6 +45,25 @@ int main() {
           st.flush(out.data() + first * channels);
         }
         if (channels == 1) {
+          // Plan::run over pieces split at arbitrary (unaligned) outputs: the single-output path must give the
+          // same bits as the grouped path it replaces.
+          const std::int64_t lo = plan->group_input_start(0), hi = plan->group_input_end(n_out - 1);
+          std::vector<float> padded(static_cast<std::size_t>(hi - lo), 0.0f);
+          for (std::int64_t i = 0; i < n; ++i) padded[static_cast<std::size_t>(i - lo)] = x[static_cast<std::size_t>(i)];
+          for (const KernelOps* ops : {&fast, &scalar}) {
+            std::vector<float> whole(a.size()), pieces(a.size());
+            plan->run(*ops, padded.data(), lo, 0, n_out, whole.data());
+            std::int64_t at = 0;
+            while (at < n_out) {
+              const std::int64_t end = std::min<std::int64_t>(n_out, at + 1 + static_cast<std::int64_t>(rng() % 40));
+              plan->run(*ops, padded.data(), lo, at, end, pieces.data() + at);
+              at = end;
+            }
+            if (whole != pieces) {
+              std::printf("FAIL %s: single-output path != grouped path %ld->%ld\n", ops->isa, src, dst);
+              ++failures;
+            }
+          }
           std::vector<float> c(a.size());
           resample_mono_in_place(*plan, fast, x.data(), n, c.data());
           if (c != a) {
