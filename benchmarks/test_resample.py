@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from ishowtts.audio import active_isa, resample
+from ishowtts.audio import Resampler, active_isa, resample
 
 soxr = pytest.importorskip("soxr")
 signal = pytest.importorskip("scipy.signal")
@@ -57,3 +57,19 @@ def test_resample_10s_mono(benchmark, src: int, dst: int, method: str) -> None:
     assert abs(len(y) - SECONDS * dst) <= 1
     if benchmark.stats is not None:
         benchmark.extra_info["x_realtime"] = round(SECONDS / benchmark.stats.stats.min, 1)
+
+
+@pytest.mark.parametrize(("src", "dst"), RATIOS, ids=[f"{s}-{d}" for s, d in RATIOS])
+def test_resample_10s_mono_streamed_20ms_chunks(benchmark, src: int, dst: int) -> None:
+    """Same signal fed to Resampler.process in 20 ms chunks, then flush (per-call overhead included)."""
+    x = (np.random.default_rng(0).standard_normal(int(SECONDS * src)) * 0.3).astype(np.float32)
+    chunk = src // 50
+    benchmark.group = f"resample {src}->{dst} 10 s mono"
+
+    def streamed() -> int:
+        r = Resampler(src, dst)
+        n = sum(len(r.process(x[i : i + chunk])) for i in range(0, len(x), chunk))
+        return n + len(r.flush())
+
+    n = benchmark(streamed)
+    assert n == math.ceil(len(x) * dst / src)

@@ -29,6 +29,10 @@ void rows(const float* table, int64_t K, const float* x, int64_t x_step, float* 
     rows_block<4>(table, K, x + r * x_step, x_step, y + r * y_step, y_step);
     r += 4;
   }
+  if (r + 2 <= nrows) {
+    rows_block<2>(table, K, x + r * x_step, x_step, y + r * y_step, y_step);
+    r += 2;
+  }
   for (; r < nrows; ++r) rows_block<1>(table, K, x + r * x_step, x_step, y + r * y_step, y_step);
 }
 

@@ -154,30 +154,29 @@ std::int64_t Plan::ready_outputs(std::int64_t input_end) const {
 
 void Plan::run(const KernelOps& ops, const float* x, std::int64_t x_origin, std::int64_t n_begin,
                std::int64_t n_end, float* y) const {
-  std::int64_t n = n_begin;
-  while (n < n_end) {
+  auto single = [&](std::int64_t n) {
     const std::int64_t q = floor_div(n, S);
-    const std::int64_t r = n - q * S;
-    const std::int64_t j = r / 8;
-    const float* tab = group_table(j);
-    if (n % 8 != 0 || n + 8 > n_end) {  // partial group: one output at a time
-      const std::int64_t lane = n % 8;
-      y[n - n_begin] = ops.single(tab + lane, K, x + (q * D + group_off_[j] - x_origin));
-      ++n;
-      continue;
+    const std::int64_t j = (n - q * S) / 8;
+    y[n - n_begin] = ops.single(group_table(j) + n % 8, K, x + (q * D + group_off_[j] - x_origin));
+  };
+  // Whole groups of 8 live in [a, b); the outputs outside it go one at a time (same bits, see kernel_ops.h).
+  const std::int64_t a = std::min(n_end, (n_begin + 7) / 8 * 8);
+  const std::int64_t b = std::max(a, n_end / 8 * 8);
+  for (std::int64_t n = n_begin; n < a; ++n) single(n);
+  if (b > a) {
+    // Groups with the same index j share a table and sit S outputs (D inputs) apart: run each table over
+    // all of its groups in [a, b) at once, so the kernels can interleave several independent groups.
+    const std::int64_t qa = floor_div(a, S);
+    for (std::int64_t j = 0; j < G; ++j) {
+      std::int64_t g0 = qa * S + 8 * j;
+      if (g0 < a) g0 += S;
+      if (g0 + 8 > b) continue;
+      const std::int64_t count = (b - 8 - g0) / S + 1;
+      const std::int64_t q0 = g0 / S;
+      ops.rows(group_table(j), K, x + (q0 * D + group_off_[j] - x_origin), D, y + (g0 - n_begin), S, count);
     }
-    if (j == 0 && n + S <= n_end) {  // whole superblocks: every group runs over all of them with one table
-      const std::int64_t nrows = (n_end - n) / S;
-      for (std::int64_t jj = 0; jj < G; ++jj) {
-        ops.rows(group_table(jj), K, x + (q * D + group_off_[jj] - x_origin), D, y + (n + 8 * jj - n_begin), S,
-                 nrows);
-      }
-      n += nrows * S;
-      continue;
-    }
-    ops.rows(tab, K, x + (q * D + group_off_[j] - x_origin), D, y + (n - n_begin), S, 1);
-    n += 8;
   }
+  for (std::int64_t n = b; n < n_end; ++n) single(n);
 }
 
 const KernelOps& kernel_ops_for(const char* isa_name) {
