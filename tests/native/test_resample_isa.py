@@ -1,8 +1,8 @@
 """Kernel dispatch: the SIMD kernels are active where the CPU has them, and SIMD agrees with scalar.
 
-Stated tolerance: |simd - scalar| <= 1e-6 * max|x| per sample (measured worst: 1.3e-7). Both sum the same float32 products in the same
-order; the only difference is FMA (one rounding) against multiply-then-add (two), over <= ~450 taps whose
-absolute sum is about 1.2.
+Stated tolerance: |simd - scalar| <= 1e-6 * max|x| per sample (measured worst: 1.3e-7). Both sum the same
+float32 products in the same order; the only difference is FMA (one rounding) against multiply-then-add (two),
+over <= ~450 taps whose absolute sum is about 1.2.
 """
 
 from __future__ import annotations
