@@ -1,28 +1,26 @@
 """Python wrappers over the native audio core (``ishowtts._native``).
 
-Public API: ``resample``, ``Resampler``, ``encode_wav``, ``WavStreamEncoder``, ``BufferPool``, ``active_isa``.
-Inputs are float32 arrays shaped (samples,) or (samples, channels).
+Inputs are float32 arrays shaped (samples,) or (samples, channels); float64 or strided input raises a
+TypeError naming the fix instead of being copied silently.
 """
 
-from ishowtts.audio.isa import active_isa
+from ishowtts.audio.isa import active_isa, detected_isa
+from ishowtts.audio.pool import BufferPool, PoolStats, default_pool
+from ishowtts.audio.resample import Resampler, resample, resample_info
+from ishowtts.audio.wav import WAV_HEADER_BYTES, WavStreamEncoder, encode_pcm16, encode_wav, to_pcm16
 
-__all__ = ["active_isa"]
-
-try:  # filled in as the native components land
-    from ishowtts.audio.resample import Resampler, resample  # noqa: F401
-
-    __all__ += ["Resampler", "resample"]
-except ImportError:  # pragma: no cover - transitional
-    pass
-try:
-    from ishowtts.audio.wav import WavStreamEncoder, encode_wav  # noqa: F401
-
-    __all__ += ["WavStreamEncoder", "encode_wav"]
-except ImportError:  # pragma: no cover - transitional
-    pass
-try:
-    from ishowtts.audio.pool import BufferPool  # noqa: F401
-
-    __all__ += ["BufferPool"]
-except ImportError:  # pragma: no cover - transitional
-    pass
+__all__ = [
+    "WAV_HEADER_BYTES",
+    "BufferPool",
+    "PoolStats",
+    "Resampler",
+    "WavStreamEncoder",
+    "active_isa",
+    "default_pool",
+    "detected_isa",
+    "encode_pcm16",
+    "encode_wav",
+    "resample",
+    "resample_info",
+    "to_pcm16",
+]
