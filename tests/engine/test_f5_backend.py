@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ishowtts.engine.backend import Backend, CancelToken, SynthesisCancelled, SynthesisParams, VoiceReference
+from ishowtts.engine.f5_backend import F5Backend
+
+from .conftest import REF_TEXT, SR, ref_clip
+
+TEXT = "Hello there, my friend. This is the backend speaking for a while now."
+
+
+@pytest.fixture(scope="module")
+def backend(engine) -> F5Backend:
+    return F5Backend(engine)
+
+
+@pytest.fixture(scope="module")
+def ref() -> VoiceReference:
+    return VoiceReference(id="alice", audio=ref_clip(), sample_rate=SR, text=REF_TEXT, version="1")
+
+
+def test_protocol_and_info(backend: F5Backend) -> None:
+    assert isinstance(backend, Backend)
+    info = backend.info()
+    assert {"model", "device", "dtype", "nfe_default"} <= set(info)
+    assert backend.name == "f5" and backend.sample_rate == 24_000
+
+
+def test_synthesize_matches_engine_and_stream(backend: F5Backend, ref: VoiceReference, engine) -> None:
+    params = SynthesisParams(nfe=3, seed=21)
+    out = backend.synthesize(TEXT, ref, params)
+    direct = engine.synthesize(TEXT, engine.prepare_voice(ref.audio, REF_TEXT, SR), nfe=3, seed=21)
+    np.testing.assert_array_equal(out, direct)
+    np.testing.assert_array_equal(np.concatenate(list(backend.stream(TEXT, ref, params))), out)
+    whole = SynthesisParams(nfe=3, seed=21, extra={"first_chunk": False})
+    assert len(backend.synthesize(TEXT, ref, whole)) != len(out) or not np.array_equal(
+        backend.synthesize(TEXT, ref, whole), out
+    )
+
+
+def test_params_are_passed(backend: F5Backend, ref: VoiceReference) -> None:
+    out = backend.synthesize("Fixed.", ref, SynthesisParams(nfe=2, seed=1, fix_duration=0.5))
+    assert len(out) == (int(0.5 * SR / 256) - 1) * 256
+    slow = backend.synthesize("Slow speech here.", ref, SynthesisParams(nfe=2, seed=1, speed=0.5))
+    fast = backend.synthesize("Slow speech here.", ref, SynthesisParams(nfe=2, seed=1, speed=2.0))
+    assert len(slow) > len(fast)
+
+
+def test_cancel(backend: F5Backend, ref: VoiceReference) -> None:
+    token = CancelToken()
+    token.cancel("client left")
+    with pytest.raises(SynthesisCancelled, match="client left"):
+        backend.synthesize(TEXT, ref, SynthesisParams(nfe=2, seed=1), token)
+    token2 = CancelToken()
+    gen = backend.stream(TEXT, ref, SynthesisParams(nfe=2, seed=1), token2)
+    next(gen)
+    token2.cancel("timeout")
+    with pytest.raises(SynthesisCancelled, match="timeout"):
+        list(gen)
+
+
+def test_voice_without_audio(backend: F5Backend) -> None:
+    with pytest.raises(ValueError, match="reference audio"):
+        backend.synthesize("x", VoiceReference("v", None, SR, "t"), SynthesisParams(nfe=2))
+
+
+def test_warmup_prepares_voices(backend: F5Backend, ref: VoiceReference) -> None:
+    other = VoiceReference(id="bob", audio=ref_clip(1.2, amp=0.2), sample_rate=SR, text="Bob speaks.")
+    backend.warmup([ref, other])
+    before = backend.engine.voices.stats()
+    backend.engine.prepare_voice(other.audio, other.text, SR)
+    assert backend.engine.voices.stats().hits == before.hits + 1
+
+
+def test_every_param_is_mapped(backend: F5Backend) -> None:
+    params = SynthesisParams(
+        nfe=5, cfg_strength=1.5, sway_sampling_coef=-0.5, speed=1.2, seed=3, cross_fade_duration=0.1,
+        fix_duration=2.0, remove_silence=True, extra={"first_chunk": False},
+    )  # fmt: skip
+    token = CancelToken()
+    kw = backend._kwargs(params, token)
+    assert {k: v for k, v in kw.items() if k != "should_stop"} == {
+        "nfe": 5, "cfg": 1.5, "sway": -0.5, "speed": 1.2, "seed": 3, "fix_duration": 2.0,
+        "cross_fade": 0.1, "remove_silence": True, "first_chunk": False,
+    }  # fmt: skip
+    assert kw["should_stop"]() is False
+    token.cancel()
+    assert kw["should_stop"]() is True
+    assert isinstance(backend._kwargs(SynthesisParams(), None)["seed"], int)  # None -> a concrete seed
