@@ -1,0 +1,316 @@
+"""Audio output formats for the HTTP API: one place that turns float32 audio into response bytes.
+
+``wav`` and ``pcm`` go through the native encoder (``ishowtts.audio.encode_wav`` / ``WavStreamEncoder`` /
+``encode_pcm16``); ``flac``, ``mp3`` and ``opus`` (Ogg Opus) through soundfile's libsndfile.
+
+Streaming (:class:`StreamEncoder`) behaviour per format:
+
+* ``wav``: a 44-byte header with 0xFFFFFFFF RIFF/data sizes first, then PCM16 per chunk.
+* ``pcm``: raw 24 kHz s16le per chunk.
+* ``mp3``: constant-bitrate MPEG Layer III written progressively. libsndfile writes a zero-filled
+  placeholder frame first (later rewritten with the LAME/Xing tag); a stream cannot go back, so that
+  placeholder is dropped and clients receive plain CBR frames (they decode fully; the standard
+  encoder delay/padding of ~1 frame is not trimmed without the tag).
+* ``opus``: Ogg Opus, written progressively; libsndfile flushes an Ogg page about once per second of
+  audio, so bytes arrive in ~1 s steps.
+* ``flac``: encoded at the end. libsndfile seeks back to fill STREAMINFO (total samples, MD5) at close;
+  a FLAC streamed without it has an unknown length that many readers (libsndfile included) refuse.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from ishowtts.logging_setup import kv
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_FORMATS: tuple[str, ...] = ("mp3", "opus", "flac", "wav", "pcm")
+
+
+class UnsupportedFormat(ValueError):
+    """A response format we cannot produce; the message names the supported ones."""
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    media_type: str
+    streams: bool  # bytes are produced as chunks arrive (False: everything at the end)
+
+
+FORMATS: dict[str, FormatInfo] = {
+    "wav": FormatInfo("wav", "audio/wav", True),
+    "pcm": FormatInfo("pcm", "audio/pcm", True),
+    "mp3": FormatInfo("mp3", "audio/mpeg", True),
+    "opus": FormatInfo("opus", "audio/ogg; codecs=opus", True),
+    "flac": FormatInfo("flac", "audio/flac", False),
+}
+
+_SF_FORMAT: dict[str, tuple[str, str]] = {
+    "flac": ("FLAC", "PCM_16"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+    "opus": ("OGG", "OPUS"),
+}
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def format_info(fmt: str) -> FormatInfo:
+    info = FORMATS.get(fmt)
+    if info is None:
+        raise UnsupportedFormat(
+            f"response_format {fmt!r} is not supported; supported formats: {', '.join(SUPPORTED_FORMATS)}"
+        )
+    return info
+
+
+# ---------------------------------------------------------------------------------------------- PCM16 / WAV
+def _native() -> tuple[Callable[..., bytes], Callable[[np.ndarray], bytes], type] | None:
+    try:
+        from ishowtts.audio.wav import WavStreamEncoder, encode_pcm16, encode_wav
+    except ImportError:
+        return None
+    return encode_wav, encode_pcm16, WavStreamEncoder
+
+
+_NATIVE = _native()
+if _NATIVE is None:  # transitional: the native WAV encoder lands from another branch
+    log.warning("native WAV encoder not available; using the numpy PCM16 path", extra=kv(module=__name__))
+
+
+def native_wav_available() -> bool:
+    return _NATIVE is not None
+
+
+def _as_mono_f32(audio: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(audio, dtype=np.float32)
+    if a.ndim != 1:
+        raise ValueError(f"audio must be mono (1-D), got shape {a.shape}")
+    return a
+
+
+def _numpy_pcm16(audio: np.ndarray) -> bytes:
+    # clamp(x * 32768, -32768, 32767), round half to even, NaN -> 0 (same contract as the native encoder)
+    x = np.nan_to_num(audio * np.float32(32768.0), nan=0.0, posinf=32767.0, neginf=-32768.0)
+    return np.rint(np.clip(x, -32768.0, 32767.0)).astype("<i2").tobytes()
+
+
+def _wav_header(sample_rate: int, n_bytes: int | None) -> bytes:
+    data = 0xFFFFFFFF if n_bytes is None else n_bytes
+    riff = 0xFFFFFFFF if n_bytes is None else 36 + n_bytes
+    return (
+        b"RIFF"
+        + riff.to_bytes(4, "little")
+        + b"WAVEfmt "
+        + (16).to_bytes(4, "little")
+        + (1).to_bytes(2, "little")  # PCM
+        + (1).to_bytes(2, "little")  # mono
+        + sample_rate.to_bytes(4, "little")
+        + (sample_rate * 2).to_bytes(4, "little")
+        + (2).to_bytes(2, "little")
+        + (16).to_bytes(2, "little")
+        + b"data"
+        + data.to_bytes(4, "little")
+    )
+
+
+def encode_pcm16(audio: np.ndarray) -> bytes:
+    a = _as_mono_f32(audio)
+    if _NATIVE is not None:
+        return _NATIVE[1](a)
+    return _numpy_pcm16(a)
+
+
+def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
+    """A complete PCM16 mono WAV file."""
+    a = _as_mono_f32(audio)
+    if _NATIVE is not None:
+        return _NATIVE[0](a, sample_rate, "pcm16")
+    body = _numpy_pcm16(a)
+    return _wav_header(sample_rate, len(body)) + body
+
+
+# ---------------------------------------------------------------------------------------------- libsndfile
+class _AppendSink(io.RawIOBase):
+    """A seekable in-memory file for libsndfile that hands out newly appended bytes as they appear.
+
+    Bytes already handed out cannot change; writes that go back into them (header fix-ups at close)
+    only reach the in-memory copy. ``skip`` bytes at the start are never handed out.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buf = bytearray()
+        self.pos = 0
+        self.emitted = 0
+        self.first_write: tuple[int, bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, b: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        data = bytes(b)
+        if self.first_write is None:
+            self.first_write = (self.pos, data)
+        end = self.pos + len(data)
+        if end > len(self.buf):
+            self.buf.extend(b"\0" * (end - len(self.buf)))
+        self.buf[self.pos : end] = data
+        self.pos = end
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: len(self.buf)}[whence]
+        self.pos = base + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = max(0, min(len(b), len(self.buf) - self.pos))
+        b[:n] = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+    def take(self) -> bytes:
+        out = bytes(self.buf[self.emitted :])
+        self.emitted = len(self.buf)
+        return out
+
+
+def _is_mp3_placeholder(data: bytes) -> bool:
+    # an MPEG audio frame header (11 sync bits) followed only by zeros: libsndfile's Xing/LAME-tag slot
+    return len(data) > 4 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0 and not any(data[4:])
+
+
+def _open_sf(sink: _AppendSink, fmt: str, sample_rate: int) -> sf.SoundFile:
+    if fmt == "opus" and sample_rate not in _OPUS_RATES:
+        raise ValueError(f"opus needs a sample rate in {_OPUS_RATES}, got {sample_rate}")
+    container, subtype = _SF_FORMAT[fmt]
+    # soundfile applies bitrate_mode only together with compression_level; 0.5 = 80 kbit/s CBR at 24 kHz
+    extra: dict[str, Any] = {"compression_level": 0.5, "bitrate_mode": "CONSTANT"} if fmt == "mp3" else {}
+    return sf.SoundFile(sink, "w", sample_rate, 1, subtype=subtype, format=container, **extra)
+
+
+def _encode_sf(audio: np.ndarray, fmt: str, sample_rate: int) -> bytes:
+    if not len(audio):  # libsndfile writes no header at all without samples: one silent sample instead
+        audio = np.zeros(1, np.float32)
+    sink = _AppendSink()
+    with _open_sf(sink, fmt, sample_rate) as f:
+        f.write(audio)
+    return bytes(sink.buf)
+
+
+# ---------------------------------------------------------------------------------------------- public API
+def encode_audio(audio: np.ndarray, fmt: str, sample_rate: int) -> bytes:
+    """The whole clip as one file in ``fmt`` (wav | pcm | flac | mp3 | opus)."""
+    format_info(fmt)
+    a = _as_mono_f32(audio)
+    if fmt == "wav":
+        return encode_wav(a, sample_rate)
+    if fmt == "pcm":
+        return encode_pcm16(a)
+    return _encode_sf(np.clip(a, -1.0, 1.0), fmt, sample_rate)
+
+
+class StreamEncoder:
+    """Incremental encoder: ``header()`` once, ``encode(chunk)`` per chunk, ``finish()`` once.
+
+    Every call returns the bytes to send now (possibly empty). For formats that cannot stream
+    (``flac``) the chunks are kept and everything comes out of ``finish()``. Calls are serialised by a lock:
+    the server encodes in worker threads, and an abandoned ``encode`` may still run while ``close`` is called.
+    """
+
+    def __init__(self, fmt: str, sample_rate: int) -> None:
+        self.info = format_info(fmt)
+        self.fmt = fmt
+        self.sample_rate = sample_rate
+        self.samples = 0
+        self._pending: list[np.ndarray] = []
+        self._wav = None
+        self._sink: _AppendSink | None = None
+        self._sf: sf.SoundFile | None = None
+        self._skip_checked = False
+        self._lock = threading.Lock()
+        if fmt == "wav" and _NATIVE is not None:
+            self._wav = _NATIVE[2](sample_rate, 1, "pcm16")
+        elif fmt in ("mp3", "opus"):
+            self._sink = _AppendSink()
+            self._sf = _open_sf(self._sink, fmt, sample_rate)
+
+    def header(self) -> bytes:
+        if self.fmt == "wav":
+            return self._wav.header() if self._wav is not None else _wav_header(self.sample_rate, None)
+        return b""
+
+    def encode(self, chunk: np.ndarray) -> bytes:
+        with self._lock:
+            return self._encode(chunk)
+
+    def _encode(self, chunk: np.ndarray) -> bytes:
+        a = _as_mono_f32(chunk)
+        self.samples += len(a)
+        if self.fmt == "wav":
+            return self._wav.encode(a) if self._wav is not None else _numpy_pcm16(a)
+        if self.fmt == "pcm":
+            return encode_pcm16(a)
+        if self._sf is not None:
+            if len(a):
+                self._sf.write(np.clip(a, -1.0, 1.0))
+            return self._take()
+        self._pending.append(a)
+        return b""
+
+    def finish(self) -> bytes:
+        with self._lock:
+            return self._finish()
+
+    def _finish(self) -> bytes:
+        if self._sf is not None:
+            if self.samples == 0:
+                self._sf.write(np.zeros(1, np.float32))  # see _encode_sf
+            self._sf.close()
+            self._sf = None
+            return self._take()
+        if self._pending:
+            audio = np.concatenate(self._pending)
+            self._pending = []
+            return _encode_sf(np.clip(audio, -1.0, 1.0), self.fmt, self.sample_rate)
+        if self.fmt == "flac":
+            return _encode_sf(np.zeros(0, np.float32), self.fmt, self.sample_rate)
+        return b""
+
+    def close(self) -> None:
+        """Release libsndfile state without producing output (client went away)."""
+        with self._lock:
+            if self._sf is not None:
+                try:
+                    self._sf.close()
+                except Exception:  # pragma: no cover - best effort on abort
+                    pass
+                self._sf = None
+            self._pending = []
+
+    def _take(self) -> bytes:
+        assert self._sink is not None
+        if not self._skip_checked and self._sink.first_write is not None:
+            self._skip_checked = True
+            pos, data = self._sink.first_write
+            if self.fmt == "mp3" and pos == 0 and _is_mp3_placeholder(data):
+                self._sink.emitted = len(data)
+        return self._sink.take()

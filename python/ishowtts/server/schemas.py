@@ -1,0 +1,117 @@
+"""Request and response bodies with their limits (pydantic, strict types: ``"1.0"`` is not a number).
+
+Text length limits come from the config and are checked in the routes (so the message can name the limit);
+a hard ceiling here stops absurd bodies before any work.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ishowtts.engine.backend import SynthesisParams
+
+HARD_TEXT_CEILING = 100_000  # characters; the configured limits (1000 / 4096) are far below
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class TTSRequest(_Strict):
+    """``POST /api/tts`` (the original iShowTTS shape)."""
+
+    text: str = Field(max_length=HARD_TEXT_CEILING)
+    voice_id: str | None = Field(default=None, max_length=64)
+    engine: str | None = Field(default=None, max_length=32)
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    target_rms: float = Field(default=0.1, gt=0.0, le=1.0)
+    cross_fade_duration: float = Field(default=0.15, ge=0.0, le=2.0)
+    sway_sampling_coef: float = Field(default=-1.0, ge=-1.0, le=1.0)
+    cfg_strength: float = Field(default=2.0, ge=0.0, le=10.0)
+    nfe_step: int | None = Field(default=None, ge=1, le=64)
+    fix_duration: float | None = Field(default=None, gt=0.0, le=120.0)
+    remove_silence: bool = False
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+    def params(self) -> SynthesisParams:
+        return SynthesisParams(
+            nfe=self.nfe_step,
+            cfg_strength=self.cfg_strength,
+            sway_sampling_coef=self.sway_sampling_coef,
+            speed=self.speed,
+            seed=self.seed,
+            cross_fade_duration=self.cross_fade_duration,
+            target_rms=self.target_rms,
+            fix_duration=self.fix_duration,
+            remove_silence=self.remove_silence,
+        )
+
+
+class TTSResponse(BaseModel):
+    request_id: str
+    voice_id: str
+    engine: str
+    engine_label: str
+    sample_rate: int
+    audio_base64: str
+    waveform_len: int
+    format: Literal["audio/wav"] = "audio/wav"
+
+
+class VoiceRef(_Strict):
+    id: str = Field(max_length=64)
+
+
+class SpeechRequest(_Strict):
+    """``POST /v1/audio/speech`` (OpenAI). ``response_format`` is checked in the route so that
+    unsupported-but-valid OpenAI formats (aac) get a 400 naming the supported ones."""
+
+    model: str = Field(default="tts-1", max_length=128)
+    input: str = Field(max_length=HARD_TEXT_CEILING)
+    voice: str | VoiceRef | None = None
+    instructions: str | None = Field(default=None, max_length=HARD_TEXT_CEILING)  # accepted, not used
+    response_format: str = Field(default="mp3", max_length=16)
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    stream_format: Literal["audio", "sse"] = "audio"
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)  # extension: reproducible output
+
+    def voice_id(self) -> str | None:
+        if isinstance(self.voice, VoiceRef):
+            return self.voice.id
+        return self.voice
+
+    def params(self) -> SynthesisParams:
+        return SynthesisParams(speed=self.speed, seed=self.seed)
+
+
+class HealthResponse(BaseModel):
+    status: str
+    ready: bool
+    engine: str
+    engine_label: str
+    model: str | None
+    device: str | None
+    dtype: str | None
+    fallback: bool
+    fallback_reason: str | None
+    voices: int
+    default_voice: str
+    version: str
+
+
+class VoiceItem(BaseModel):
+    id: str
+    engine: str
+    engine_label: str
+    language: str | None = None
+    reference_text: str | None = None
+
+
+def error_body(
+    message: str, *, openai: bool, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    if openai:
+        return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    return {"detail": message}

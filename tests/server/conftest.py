@@ -1,0 +1,51 @@
+"""HTTP server test fixtures: the real app (real scheduler, voice store, config) with a controllable fake
+engine for control-flow tests, the espeak engine and a tiny random-weight F5 engine for real audio."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server_helpers import FakeBackend, f5_engine_section, make_config
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def fake_backend() -> FakeBackend:
+    return FakeBackend()
+
+
+# ---------------------------------------------------------------------------------------------- real engines
+@pytest.fixture(scope="session")
+def espeak_backend() -> Any:
+    from ishowtts.engine.espeak import EspeakBackend
+
+    return EspeakBackend()
+
+
+@pytest.fixture(scope="session")
+def f5_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    from ishowtts.engine.random_weights import save_random_checkpoint
+
+    out = tmp_path_factory.mktemp("f5tiny")
+    paths = save_random_checkpoint(out, config="tiny", seed=0)
+    return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.fixture(scope="session")
+def f5_backend(f5_paths: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from ishowtts.engine.factory import build_backend
+
+    cfg = make_config(tmp_path_factory.mktemp("f5cfg"), engine=f5_engine_section(f5_paths))
+    backend, reason = build_backend(cfg.engine)
+    assert reason is None and backend.name == "f5"
+    return backend

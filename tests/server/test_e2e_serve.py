@@ -1,0 +1,176 @@
+"""End to end: the real ``python -m ishowtts serve`` subprocess on a free port, over real sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from _server_helpers import SR, decode, rms
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, tmp: Path, config_toml: str, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg = tmp / "ishowtts.toml"
+        cfg.write_text(config_toml)
+        self.log = tmp / "server.log"
+        env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        cmd = [sys.executable, "-m", "ishowtts", "serve", "--config", str(cfg), "--port", str(self.port)]
+        cmd += ["--data-dir", str(tmp / "data"), *extra]
+        self._log_file = self.log.open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited early ({self.proc.returncode}):\n{self.output()}")
+            try:
+                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"server not ready in {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        if not self._log_file.closed:
+            self._log_file.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log_file.close()
+        return int(self.proc.returncode)
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    started: list[Server] = []
+
+    def start(config_toml: str, *extra: str) -> Server:
+        srv = Server(tmp_path, config_toml, *extra)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+def check_disconnect_cancels(srv: Server, headers: dict[str, str], sentences: int = 80) -> None:
+    """A client that goes away mid-stream gets its synthesis cancelled and its slot freed."""
+    long_text = " ".join(f"Sentence {i} goes on for a while." for i in range(sentences))
+    with httpx.stream(
+        "POST",
+        srv.url + "/v1/audio/speech",
+        json={"input": long_text, "response_format": "pcm"},
+        headers=headers,
+        timeout=120,
+    ) as resp:
+        assert resp.status_code == 200
+        next(resp.iter_raw())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        metrics = httpx.get(srv.url + "/metrics", headers=headers, timeout=10).text
+        if 'ishowtts_synthesis_events_total{event="cancelled"} 1.0' in metrics:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the disconnected stream was not cancelled")
+    assert "ishowtts_requests_running 0.0" in metrics
+
+
+def test_serve_espeak_end_to_end(server_factory):
+    srv = server_factory(
+        '[engine]\nkind = "espeak"\n[server]\napi_key = "sekret"\n[queue]\nmax_size = 2\n', "--warmup"
+    )
+    srv.wait_ready()
+    auth = {"Authorization": "Bearer sekret"}
+    h = httpx.get(srv.url + "/api/health", timeout=10).json()
+    assert h["engine"] == "espeak" and h["ready"] is True and "sekret" not in str(h)
+    assert httpx.get(srv.url + "/api/voices", timeout=10).status_code == 401
+    r = httpx.post(
+        srv.url + "/api/tts", json={"text": "Hello from the real server."}, headers=auth, timeout=60
+    )
+    assert r.status_code == 200
+    with httpx.stream(
+        "POST",
+        srv.url + "/v1/audio/speech",
+        json={"input": "First sentence. Second sentence. Third one.", "response_format": "wav"},
+        headers=auth,
+        timeout=60,
+    ) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["transfer-encoding"] == "chunked" and resp.headers["x-accel-buffering"] == "no"
+        pieces = list(resp.iter_raw())
+    audio, sr = decode(b"".join(pieces), "wav")
+    assert sr == SR and len(audio) > SR and rms(audio) > 0.01
+    check_disconnect_cancels(srv, auth)
+    assert srv.stop() == 0
+    out = srv.output()
+    assert "engine in use" in out and "warm-up done" in out
+
+
+def test_serve_auto_falls_back_loudly(server_factory, tmp_path):
+    missing = tmp_path / "nowhere" / "model.safetensors"
+    srv = server_factory(f'[engine]\nkind = "auto"\nckpt = "{missing}"\n')
+    srv.wait_ready()
+    h = httpx.get(srv.url + "/api/health", timeout=10).json()
+    assert h["engine"] == "espeak" and h["fallback"] is True and h["fallback_reason"]
+    assert srv.stop() == 0
+    assert "RUNNING ON THE espeak-ng FALLBACK ENGINE" in srv.output()
+
+
+def test_serve_tiny_f5(server_factory, f5_paths):
+    toml = (
+        '[engine]\nkind = "f5"\nmodel = "tiny"\nnfe = 2\ndevice = "cpu"\n'
+        f'ckpt = "{f5_paths["ckpt"]}"\nvocab = "{f5_paths["vocab"]}"\nvocoder = "{f5_paths["vocoder"]}"\n'
+    )
+    srv = server_factory(toml, "--warmup")
+    srv.wait_ready(timeout=300)
+    h = httpx.get(srv.url + "/api/health", timeout=10).json()
+    assert h["engine"] == "f5" and h["model"] == "tiny" and h["fallback"] is False
+    r = httpx.post(
+        srv.url + "/v1/audio/speech", json={"input": "Hi there.", "response_format": "flac"}, timeout=120
+    )
+    assert r.status_code == 200
+    audio, sr = decode(r.content, "flac")
+    assert sr == SR and len(audio) > 0 and np.all(np.isfinite(audio))
+    check_disconnect_cancels(srv, {}, sentences=20)
+    assert srv.stop() == 0
+
+
+def test_serve_bad_config_names_the_key(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[engine]\nnfe = "lots"\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "ishowtts", "serve", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "engine.nfe" in r.stderr
