@@ -127,7 +127,22 @@ def test_download_used_only_when_allowed(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(weights, "_download", fake_download)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(weights, "hub_offline", lambda: False)
+    monkeypatch.setattr(weights, "hub_reachable", lambda: True)
     _fake_cache(tmp_path, vocoder=False)
     w = resolve_weights("F5TTS_v1_Base", cache_dir=tmp_path)
     assert calls == list(VOCOS_FILES)  # only what the cache lacked
     assert w.sources == {"checkpoint": "cache", "vocab": "cache", "vocoder": "download"}
+
+
+def test_unreachable_hub_fails_fast_without_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline without HF_HUB_OFFLINE: one probe, no per-file retry backoff, a clear error."""
+    import ishowtts.engine.weights as weights
+
+    def no_download(f, cache_dir):
+        raise AssertionError("must not try to download when the hub is unreachable")
+
+    monkeypatch.setattr(weights, "_download", no_download)
+    monkeypatch.setattr(weights, "hub_offline", lambda: False)
+    monkeypatch.setattr(weights, "hub_reachable", lambda: False)
+    with pytest.raises(WeightsNotFound, match="not reachable"):
+        resolve_weights("F5TTS_v1_Base", cache_dir=tmp_path)

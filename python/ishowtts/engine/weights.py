@@ -7,8 +7,11 @@ Order, per file: an explicit path; the Hugging Face cache (``HF_HUB_CACHE`` / ``
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import socket
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +92,27 @@ def hub_offline() -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One quick DNS + TCP probe of the hub endpoint, so an offline start falls back in seconds instead of
+    sitting through huggingface_hub's retry backoff for every file."""
+    try:
+        from huggingface_hub import constants
+
+        endpoint = getattr(constants, "ENDPOINT", "https://huggingface.co")
+    except Exception:  # pragma: no cover
+        endpoint = "https://huggingface.co"
+    parsed = urllib.parse.urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError as exc:
+        log.info("hub not reachable; not downloading", extra=kv(endpoint=endpoint, error=str(exc)))
+        return False
+
+
 def _cache_location(cache_dir: str | os.PathLike[str] | None) -> str:
     if cache_dir is not None:
         return str(cache_dir)
@@ -126,7 +150,9 @@ class _Resolver:
         if path is not None:
             self.sources[item] = "cache"
             return path
-        if self.allow_download:
+        if self.allow_download and not hub_reachable():
+            self.errors.append(f"{f}: the Hugging Face hub is not reachable from this machine")
+        elif self.allow_download:
             try:
                 path = _download(f, self.cache_dir)
                 self.sources[item] = "download"
@@ -224,7 +250,10 @@ def resolve_weights(
 
 
 def _explain(model: str, r: _Resolver, cache_dir: str | os.PathLike[str] | None) -> str:
-    lines = [f"F5-TTS weights for {model!r} not found. Missing:"]
+    names = ", ".join(m.rsplit("/", 1)[-1] for m in r.missing)
+    lines = [
+        f"F5-TTS weights for {model!r} not found (missing: {names}); run `python -m ishowtts download`. Missing:"
+    ]
     lines += [f"  - {m}" for m in r.missing]
     if r.errors:
         lines.append("Download attempts failed:")
