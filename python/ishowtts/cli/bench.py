@@ -1,11 +1,135 @@
-"""`python -m ishowtts bench`."""
+"""`python -m ishowtts bench`: how fast is F5-TTS on this machine?
+
+Times the real F5 architecture with random weights (they cost exactly the same compute as the released
+ones, so no download is needed): real-time factor of a whole ``synthesize``, time to first audio of
+``stream``, and peak GPU memory. The audio itself is noise. The repository's ``benchmarks/`` hold the
+pytest-benchmark suites and the CI gate; ``benchmarks/gpu_check.py`` is the full GPU matrix.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
+import time
+from importlib import resources
+from typing import Any
 
-from ishowtts.cli.placeholder import add_placeholder
+log = logging.getLogger("ishowtts.bench")
+
+# ~10 s of speech at the bundled voice's speaking rate; --seconds fixes the generated length.
+_TEXT = (
+    "Welcome back to the stream, everyone. Thanks for the follows and the kind words in chat. "
+    "Today we are trying the new map, and I will read your messages out loud as they come in."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    add_placeholder(sub, "bench", "Run the benchmark suite and gate", "the foundation issue")
+    p = sub.add_parser(
+        "bench",
+        help="Time F5 synthesis on this machine (random weights: RTF, time to first audio, memory)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--config", default="F5TTS_v1_Base", help="architecture: F5TTS_v1_Base, F5TTS_Base, small, tiny"
+    )
+    p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: cuda if available)")
+    p.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: fp16 on CUDA, fp32 on CPU)")
+    p.add_argument("--nfe", type=int, default=16, help="sampler steps (default 16)")
+    p.add_argument("--seconds", type=float, default=10.0, help="generated audio length (default 10)")
+    p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up (default 3)")
+    p.add_argument("--json", dest="json_out", default=None, help="also write the results here")
+    p.set_defaults(func=run)
+
+
+def measure(
+    config: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    nfe: int = 16,
+    seconds: float = 10.0,
+    runs: int = 3,
+) -> dict[str, Any]:
+    """Best-of-``runs`` timings of ``Engine.synthesize`` and ``Engine.stream`` (first piece)."""
+    import numpy as np
+    import soundfile as sf
+    import torch
+
+    from ishowtts.engine.engine import Engine
+
+    if runs < 1 or nfe < 1 or seconds <= 0:
+        raise ValueError("runs and nfe must be >= 1 and seconds > 0")
+    engine = Engine.random(config, device=device, dtype=dtype, nfe=nfe)
+    voice_dir = resources.files("ishowtts") / "data" / "voices"
+    with resources.as_file(voice_dir / "default.wav") as wav_path:
+        audio, rate = sf.read(str(wav_path), dtype="float32")
+    voice = engine.prepare_voice(np.asarray(audio), (voice_dir / "default.txt").read_text().strip(), rate)
+    args = {"nfe": nfe, "seed": 0, "fix_duration": seconds}
+    cuda = engine.device.type == "cuda"
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(engine.device)
+
+    engine.synthesize(_TEXT, voice, **args)  # warm-up: allocator, kernels, voice cache
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(engine.device)
+    synth_s, ttfa_s, out_seconds = [], [], 0.0
+    for _ in range(runs):
+        sync()
+        t0 = time.perf_counter()
+        out = engine.synthesize(_TEXT, voice, **args)
+        sync()
+        synth_s.append(time.perf_counter() - t0)
+        out_seconds = len(out) / 24_000
+        t0 = time.perf_counter()
+        pieces = engine.stream(_TEXT, voice, **args)
+        next(pieces)
+        sync()
+        ttfa_s.append(time.perf_counter() - t0)
+        for _ in pieces:  # finish the request so the next run starts clean
+            pass
+    result: dict[str, Any] = {
+        "config": config,
+        "device": str(engine.device),
+        "device_name": torch.cuda.get_device_name(engine.device) if cuda else "cpu",
+        "dtype": str(engine.dtype).removeprefix("torch."),
+        "nfe": nfe,
+        "audio_seconds": round(out_seconds, 3),
+        "synthesize_s": round(min(synth_s), 4),
+        "rtf": round(min(synth_s) / out_seconds, 5),
+        "time_to_first_audio_s": round(min(ttfa_s), 4),
+        "runs": runs,
+        "weights": "random (same compute as the released weights)",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+    if cuda:
+        result["peak_memory_mib"] = round(torch.cuda.max_memory_allocated(engine.device) / 2**20, 1)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = measure(
+            args.config,
+            device=args.device,
+            dtype=args.dtype,
+            nfe=args.nfe,
+            seconds=args.seconds,
+            runs=args.runs,
+        )
+    except (ValueError, KeyError, RuntimeError) as exc:
+        print(f"ishowtts bench: {exc}", file=sys.stderr)
+        return 2
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+    return 0
