@@ -38,6 +38,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ishowtts.engine.random_weights import VOCOS_CONFIG  # charactr/vocos-mel-24khz architecture
 from make_reference_fixtures import randomise_parameters
 
 log = logging.getLogger("compare_upstream")
@@ -56,27 +57,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 COMMON_ARCH = {"text_mask_padding": True, "pe_attn_head": None, "qk_norm": None}
 
-# charactr/vocos-mel-24khz
-VOCOS_CONFIG: dict[str, Any] = {
-    "feature_extractor": {
-        "class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
-        "init_args": {
-            "sample_rate": 24000,
-            "n_fft": 1024,
-            "hop_length": 256,
-            "n_mels": 100,
-            "padding": "center",
-        },
-    },
-    "backbone": {
-        "class_path": "vocos.models.VocosBackbone",
-        "init_args": {"input_channels": 100, "dim": 512, "intermediate_dim": 1536, "num_layers": 8},
-    },
-    "head": {
-        "class_path": "vocos.heads.ISTFTHead",
-        "init_args": {"dim": 512, "n_fft": 1024, "hop_length": 256, "padding": "center"},
-    },
-}
 
 REF_TEXT = "Some call me nature, others call me mother nature. "
 GEN_TEXT = "我们今天一起来测试一下, and then we read the chat aloud in a cloned voice!"

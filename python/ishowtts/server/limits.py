@@ -3,9 +3,9 @@ of chunked bodies as they arrive, so a large upload is refused before it is buff
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ishowtts.server.errors import error_response
 
 
 class BodyTooLarge(Exception):
@@ -59,30 +59,8 @@ class BodySizeLimitMiddleware:
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         message = f"request body is over the {self.max_body_bytes} byte limit"
-        path = scope.get("path", "")
-        if path.startswith("/v1/"):
-            body = {
-                "error": {
-                    "message": message,
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": "too_large",
-                }
-            }
-        else:
-            body = {"detail": message}
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        response = error_response(scope.get("path", ""), 413, message, code="too_large")
+        await response(scope, _no_receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -93,3 +71,7 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+async def _no_receive() -> Message:  # error responses never read the request body
+    return {"type": "http.disconnect"}

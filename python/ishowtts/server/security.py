@@ -12,7 +12,6 @@ WebSockets and ``Accept: text/event-stream`` GETs may also pass the key as ``?ap
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -22,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ishowtts.logging_setup import kv
+from ishowtts.server.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -100,32 +100,15 @@ class ApiKeyMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": reason})
             return
-        path = scope.get("path", "")
         message = f"{reason}: send 'Authorization: Bearer <key>'"
-        if path.startswith("/v1/"):
-            body = {
-                "error": {
-                    "message": message,
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": "unauthorized",
-                }
-            }
-        else:
-            body = {"detail": message}
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"www-authenticate", b'Bearer realm="ishowtts"'),
-                ],
-            }
+        response = error_response(
+            scope.get("path", ""),
+            401,
+            message,
+            code="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="ishowtts"'},
         )
-        await send({"type": "http.response.body", "body": payload})
+        await response(scope, receive, send)
 
 
 def _is_event_stream(scope: Scope) -> bool:
