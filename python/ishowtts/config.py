@@ -85,6 +85,9 @@ class EngineConfig:
     batch_window_ms: float = 5.0
     max_batch: int = 8
     compile: bool = False
+    quantize: str | None = None  # None | "int8" (torchao; the `fast` extra)
+    graphs: bool | None = None  # CUDA graphs in the fast path; None = on for CUDA
+    memory_cap: float | None = None  # GPU memory cap: a fraction (0, 1] or bytes; None = no cap
 
 
 @dataclass
@@ -220,6 +223,20 @@ def _buckets(key: str, v: Any) -> list[int]:
     return sorted(v)
 
 
+def _auto_bool(key: str, v: Any) -> bool | None:
+    if isinstance(v, str) and v.strip().lower() == "auto":
+        return None
+    if not isinstance(v, bool):
+        raise ConfigError(f'{key}: must be true, false or "auto", got {_show(v)}')
+    return v
+
+
+def _memory_cap(key: str, v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise ConfigError(f"{key}: must be 0 (no cap), a fraction in (0, 1] or a byte count, got {_show(v)}")
+    return float(v) if v > 0 else None
+
+
 def _voice_id(key: str, v: Any) -> str:
     if not is_valid_voice_id(v):
         raise ConfigError(
@@ -258,6 +275,9 @@ _SECTIONS: dict[str, tuple[type, dict[str, Validator]]] = {
             "batch_window_ms": _float(0.0, 1000.0),
             "max_batch": _int(1, 256),
             "compile": _bool,
+            "quantize": _choice("int8", none_alias="none"),
+            "graphs": _auto_bool,
+            "memory_cap": _memory_cap,
         },
     ),
     "queue": (

@@ -93,4 +93,17 @@ def _build_f5(cfg: EngineConfig) -> Backend:
         config=args["config"],
         nfe=cfg.nfe,
     )
+    if wants_fast_path(cfg):
+        from ishowtts.engine.fastpath.fast_backend import FastF5Backend
+        from ishowtts.engine.fastpath.fast_engine import FastEngine
+        from ishowtts.engine.fastpath.wiring import options_from_config
+
+        return FastF5Backend(FastEngine.from_engine(engine, options_from_config(cfg)))
     return F5Backend(engine)
+
+
+def wants_fast_path(cfg: EngineConfig) -> bool:
+    """The bucketed fast path (CUDA graphs, dynamic batching, compile, int8) is opt-in: any of
+    ``engine.buckets``, ``engine.compile``, ``engine.quantize`` or ``engine.graphs = true``. Default:
+    the plain engine (the graph capture has not yet been validated on a GPU; see benchmarks/README.md)."""
+    return bool(cfg.buckets) or cfg.compile or cfg.quantize is not None or cfg.graphs is True

@@ -27,7 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from ishowtts import __version__
 from ishowtts.config import Config
 from ishowtts.engine.backend import Backend, SynthesisParams
-from ishowtts.engine.scheduler import Priority, Scheduler
+from ishowtts.engine.fastpath.wiring import build_scheduler
+from ishowtts.engine.scheduler import Priority
 from ishowtts.logging_setup import kv
 from ishowtts.server import routes_ishowtts, routes_openai, routes_system, routes_voices
 from ishowtts.server.encoding import encode_wav
@@ -64,8 +65,9 @@ def create_app(
         max_upload_bytes=config.server.max_upload_bytes,
     )
     metrics = Metrics()
-    scheduler = Scheduler(
+    scheduler = build_scheduler(  # batching scheduler when the backend can batch, else the plain one
         backend,
+        config.engine,
         max_queue=config.queue.max_size,
         timeout_s=config.queue.timeout_s,
         cache_size=config.queue.cache_size,

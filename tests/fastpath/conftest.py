@@ -1,0 +1,64 @@
+"""Fast-path test fixtures: the upstream parity model (tiny_v1), a tiny random engine and a voice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SR = 24_000
+REF_TEXT = "Some reference words here."
+#: a request padded to a bucket / batched must equal its unpadded self this closely (fp32, max abs)
+MASKED_ATOL = 1e-5
+PARITY_ATOL = 1e-4
+
+
+def ref_clip(seconds: float = 2.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)
+    return (amp * env * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def max_err(a: Any, b: Any) -> float:
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    assert a.shape == b.shape, f"shape {tuple(a.shape)} != {tuple(b.shape)}"
+    return (a.double() - b.double()).abs().max().item()
+
+
+@pytest.fixture(scope="session")
+def parity_case() -> tuple[Any, dict[str, Any], dict[str, torch.Tensor]]:
+    """(model loaded from upstream's tiny_v1 checkpoint, case params, tensors) for the NFE-16 sample."""
+    from ishowtts.model import load_f5
+
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    model = load_f5(
+        FIXTURES / manifest["checkpoints"]["tiny_v1"], dict(manifest["configs"]["tiny_v1"]),
+        vocab=FIXTURES / manifest["vocab"],
+    )  # fmt: skip
+    case = manifest["cases"]["cfm_sample_tiny_v1_nfe16"]
+    return model.eval(), case, load_file(str(FIXTURES / case["file"]))
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from ishowtts.engine.engine import Engine
+
+    return Engine.random("tiny", seed=0, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def voice(engine):
+    return engine.prepare_voice(ref_clip(), REF_TEXT, SR)
+
+
+@pytest.fixture(scope="session")
+def fast_engine(engine):
+    from ishowtts.engine.fastpath.fast_engine import FastEngine, FastPathOptions
+
+    return FastEngine.from_engine(engine, FastPathOptions(buckets=(256, 512, 1024), max_batch=4))

@@ -1,0 +1,144 @@
+"""BatchingScheduler: concurrent requests run as one batch, results equal individual runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from ishowtts.engine.backend import SynthesisParams, VoiceReference
+from ishowtts.engine.fastpath.batching import BatchingScheduler
+from ishowtts.engine.fastpath.fast_backend import FastF5Backend
+from ishowtts.engine.scheduler import EngineFailure, Scheduler
+
+from .conftest import MASKED_ATOL, REF_TEXT, SR, max_err, ref_clip
+
+
+@pytest.fixture(scope="module")
+def backend(fast_engine):
+    return FastF5Backend(fast_engine)
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return VoiceReference("v", ref_clip(), SR, REF_TEXT)
+
+
+async def _run(sched, jobs):
+    await sched.start()
+    try:
+        return await asyncio.gather(*(sched.synthesize(t, v, p) for t, v, p in jobs), return_exceptions=True)
+    finally:
+        await sched.stop()
+
+
+def test_concurrent_requests_are_batched_and_equal_individual(backend, ref) -> None:
+    texts = ["First request here.", "Second one, a bit longer than that.", "Third.", "Fourth request."]
+    jobs = [(t, ref, SynthesisParams(nfe=3, seed=10 + i)) for i, t in enumerate(texts)]
+    jobs.append(("", ref, SynthesisParams(nfe=3, seed=1)))  # fails alone
+    sched = BatchingScheduler(
+        backend, batch_window_ms=200, max_batch=8, max_queue=16, timeout_s=300, cache_size=0
+    )
+    results = asyncio.run(_run(sched, jobs))
+    assert sched.batch_sizes and max(sched.batch_sizes) >= 2
+    assert isinstance(results[-1], EngineFailure) and "empty" in str(results[-1])
+    plain = Scheduler(backend, max_queue=16, timeout_s=300, cache_size=0)
+    singles = asyncio.run(_run(plain, jobs[:-1]))
+    for res, single in zip(results[:-1], singles, strict=True):
+        assert isinstance(res.audio, np.ndarray) and res.audio.shape == single.audio.shape
+        assert max_err(res.audio, single.audio) <= MASKED_ATOL
+    assert sched.stats()["batched_requests"] >= 2
+
+
+def test_different_nfe_not_batched_together_and_streams_run_alone(backend, ref) -> None:
+    sched = BatchingScheduler(
+        backend, batch_window_ms=100, max_batch=4, max_queue=8, timeout_s=300, cache_size=0
+    )
+
+    async def main():
+        await sched.start()
+        try:
+            a = sched.synthesize("Alpha.", ref, SynthesisParams(nfe=2, seed=1))
+            b = sched.synthesize("Beta.", ref, SynthesisParams(nfe=3, seed=2))
+            chunks = [c async for c in sched.stream("Gamma.", ref, SynthesisParams(nfe=2, seed=3))]
+            return await asyncio.gather(a, b), chunks
+        finally:
+            await sched.stop()
+
+    (ra, rb), chunks = asyncio.run(main())
+    assert all(s == 1 for s in sched.batch_sizes) or not sched.batch_sizes
+    assert ra.audio.size and rb.audio.size and sum(c.size for c in chunks) > 0
+
+
+def test_validation() -> None:
+    with pytest.raises(ValueError, match="batch_window_ms"):
+        BatchingScheduler(object(), batch_window_ms=-1, max_queue=1, timeout_s=1, cache_size=0)
+    with pytest.raises(ValueError, match="max_batch"):
+        BatchingScheduler(object(), max_batch=0, max_queue=1, timeout_s=1, cache_size=0)
+    assert BatchingScheduler(object(), max_queue=1, timeout_s=1, cache_size=0).can_batch is False
+
+
+def test_wiring_from_engine_config(backend, engine) -> None:
+    from ishowtts.config import EngineConfig
+    from ishowtts.engine.f5_backend import F5Backend
+    from ishowtts.engine.fastpath.wiring import build_scheduler, options_from_config
+
+    cfg = EngineConfig(buckets=[300, 600], max_batch=4, batch_window_ms=7.0, compile=False)
+    opts = options_from_config(cfg)
+    assert (
+        opts.buckets == (300, 600) and opts.max_batch == 4 and opts.quantize is None and opts.graphs is None
+    )
+    q = dict(max_queue=4, timeout_s=10, cache_size=0)
+    sched = build_scheduler(backend, cfg, **q)
+    assert isinstance(sched, BatchingScheduler) and sched.batch_window_s == pytest.approx(0.007)
+    plain = build_scheduler(F5Backend(engine), cfg, **q)
+    assert type(plain) is Scheduler
+    cfg.max_batch = 1
+    assert type(build_scheduler(backend, cfg, **q)) is Scheduler
+
+
+def test_batch_call_failure_reruns_each_request_alone(backend, ref, monkeypatch) -> None:
+    def broken(jobs):
+        raise RuntimeError("whole batch exploded")
+
+    monkeypatch.setattr(backend, "synthesize_batch", broken)
+    jobs = [("One.", ref, SynthesisParams(nfe=2, seed=1)), ("", ref, SynthesisParams(nfe=2, seed=2))]
+    sched = BatchingScheduler(
+        backend, batch_window_ms=200, max_batch=4, max_queue=8, timeout_s=300, cache_size=0
+    )
+    ok, bad = asyncio.run(_run(sched, jobs))
+    assert sched.batch_sizes == [2]
+    assert ok.audio.size > 0 and isinstance(bad, EngineFailure)
+    assert sched.stats()["completed"] == 1 and sched.stats()["failed"] == 1
+
+
+def test_build_fast_backend_from_a_checkpoint(tmp_path) -> None:
+    from ishowtts.config import EngineConfig
+    from ishowtts.engine.factory import build_backend
+    from ishowtts.engine.fastpath.fast_engine import FastEngine
+    from ishowtts.engine.random_weights import save_random_checkpoint
+
+    paths = save_random_checkpoint(tmp_path, "tiny", seed=0)
+    cfg = EngineConfig(
+        kind="f5", model="tiny", ckpt=paths["ckpt"], vocab=paths["vocab"], vocoder=paths["vocoder"],
+        device="cpu", dtype="fp32", nfe=4, buckets=[512], max_batch=2,
+    )  # fmt: skip
+    be, fallback = build_backend(cfg)
+    assert fallback is None
+    assert isinstance(be, FastF5Backend) and isinstance(be.engine, FastEngine)
+    assert be.info()["fastpath"]["buckets"] == [512] and be.info()["batching"] is True
+
+
+def test_factory_builds_the_fast_path_only_on_request(tmp_path) -> None:
+    from ishowtts.config import EngineConfig
+    from ishowtts.engine.f5_backend import F5Backend
+    from ishowtts.engine.factory import build_backend
+    from ishowtts.engine.random_weights import save_random_checkpoint
+
+    paths = save_random_checkpoint(tmp_path, "tiny", seed=0)
+    common = dict(kind="f5", model="tiny", ckpt=paths["ckpt"], vocab=paths["vocab"], vocoder=paths["vocoder"])
+    plain, _ = build_backend(EngineConfig(**common, device="cpu"))
+    assert type(plain) is F5Backend  # default: today's engine
+    fast, _ = build_backend(EngineConfig(**common, device="cpu", buckets=[512], max_batch=2))
+    assert isinstance(fast, FastF5Backend) and fast.engine.buckets.frames == (512,)

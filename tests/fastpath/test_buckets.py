@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from ishowtts.engine.fastpath.buckets import DEFAULT_BUCKETS, BucketSet, BucketTooSmall
+
+
+def test_rounds_up_to_the_smallest_bucket() -> None:
+    b = BucketSet((512, 256, 1024), (4, 1, 2))
+    assert b.frames == (256, 512, 1024) and b.batch_sizes == (1, 2, 4)
+    assert [b.frames_for(n) for n in (1, 256, 257, 1024)] == [256, 256, 512, 1024]
+    assert [b.batch_for(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 4]
+    assert b.group([300, 10, 600, 256]) == {256: [1, 3], 512: [0], 1024: [2]}
+
+
+def test_too_long_and_bad_values_are_clear_errors() -> None:
+    b = BucketSet((256,), (1,))
+    with pytest.raises(BucketTooSmall, match="largest bucket"):
+        b.frames_for(257)
+    with pytest.raises(ValueError, match="largest batch size"):
+        b.batch_for(2)
+    with pytest.raises(ValueError, match="frames must be"):
+        b.frames_for(0)
+    for bad in ((), (0,), (256, -1), (2.5,), (True,)):
+        with pytest.raises(ValueError):
+            BucketSet(bad)  # type: ignore[arg-type]
+
+
+def test_from_config() -> None:
+    assert BucketSet.from_config([], 8) == BucketSet(DEFAULT_BUCKETS, (1, 2, 4, 8))
+    assert BucketSet.from_config([300], 6).batch_sizes == (1, 2, 4, 6)
+    assert BucketSet.from_config(None, 1).batch_sizes == (1,)
+    with pytest.raises(ValueError, match="max_batch"):
+        BucketSet.from_config([256], 0)

@@ -1,0 +1,28 @@
+"""benchmarks/gpu_check.py must keep running: its CPU smoke mode, end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+GPU_CHECK = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+
+
+def test_gpu_check_cpu_smoke(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    report = mod.main(["--device", "cpu", "--config", "tiny", "--quick", "--out", str(tmp_path)])
+    saved = json.loads(Path(report["path"]).read_text())
+    assert saved["config"] == "tiny" and saved["device"] == "cpu"
+    (case,) = saved["cases"]
+    paths = case["paths"]
+    assert set(paths) == {"eager_fp32", "eager_bf16", "static_bf16", "batch1_bf16", "batch2_bf16"}
+    for name, row in paths.items():
+        assert row["rtf"] > 0 and row["peak_bytes"] > 0
+        if name != "eager_fp32":
+            assert 0 < row["audio_max_abs_diff"] < 1.0  # bf16 differs a little, not wildly
+    assert paths["batch2_bf16"]["throughput_vs_batch1"] > 0
+    assert saved["ttfa"][0]["ttfa_s"] > 0
