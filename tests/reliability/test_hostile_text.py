@@ -1,0 +1,46 @@
+"""Hostile text for the synthesis routes, found by the schemathesis run: text made only of control
+characters passes the routes' emptiness check but is empty for the engine, which raises; the client gets
+502 (engine failure) instead of 400 (bad input)."""
+
+from __future__ import annotations
+
+import pytest
+from _server_helpers import make_config, serve_app
+
+from ishowtts.server.app import create_app
+
+pytestmark = pytest.mark.anyio
+
+CONTROL_ONLY = ["\u0005", "\x00", "\x01\x02\x03", "\x07 \x1b"]
+
+EMPTY_TEXT_BUG = (
+    "text of control characters only (e.g. '\\x05') passes check_text() in server/routes_ishowtts.py (it "
+    "only strips whitespace) but espeak's split_sentences() finds nothing and raises ValueError('text is "
+    "empty'), which the scheduler wraps as EngineFailure -> 502. Proposed fix: check_text() rejects text "
+    "with no printable non-space character (400 empty_text), and engines raise a dedicated InvalidText "
+    "error that errors.py maps to 400 instead of 502"
+)
+
+
+@pytest.fixture
+def espeak_app(tmp_path):
+    return create_app(make_config(tmp_path / "data", engine={"kind": "espeak"}))
+
+
+@pytest.mark.xfail(strict=True, reason=EMPTY_TEXT_BUG)
+@pytest.mark.parametrize("text", CONTROL_ONLY)
+async def test_control_only_text_is_a_400(espeak_app, text) -> None:
+    async with serve_app(espeak_app) as client:
+        r = await client.post("/api/tts", json={"text": text})
+        r2 = await client.post("/v1/audio/speech", json={"input": text, "response_format": "wav"})
+    assert (r.status_code, r2.status_code) == (400, 400), (r.text, r2.text)
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\ufeff", "...", "-", "\U0001f642", "a\u0301" * 50, "\u202eevil"])
+async def test_odd_but_harmless_text_is_answered(espeak_app, text) -> None:
+    """Zero-width, BOM, punctuation only, emoji, combining marks, bidi override: a 200 or a 400, never 5xx."""
+    async with serve_app(espeak_app) as client:
+        r = await client.post("/api/tts", json={"text": text})
+        r2 = await client.post("/v1/audio/speech", json={"input": text, "response_format": "pcm"})
+        assert r.status_code in (200, 400) and r2.status_code in (200, 400), (r.text, r2.text)
+        assert (await client.post("/api/tts", json={"text": "still fine"})).status_code == 200
