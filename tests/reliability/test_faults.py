@@ -253,14 +253,6 @@ class _DiskFull:
         os.fsync(fd)
 
 
-DISK_FULL_BUG = (
-    "an OSError from the voice store (ENOSPC) is not mapped by server/errors.py: the client gets Starlette's "
-    "plain-text 500 'Internal Server Error' instead of a clear JSON error (proposed: map OSError with "
-    "errno ENOSPC/EDQUOT to 507 'not enough disk space to store the upload', code insufficient_storage, "
-    "other OSError to a JSON 500)"
-)
-
-
 @contextlib.asynccontextmanager
 async def real_errors_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """Like serve_app, but an unhandled exception becomes the 500 a real server sends (not re-raised)."""
@@ -332,7 +324,6 @@ async def test_disk_full_during_upload_leaves_nothing_half_written(
     assert status >= 500, (status, body)
 
 
-@pytest.mark.xfail(strict=True, reason=DISK_FULL_BUG)
 @UPLOAD_CASES
 async def test_disk_full_during_upload_is_a_clear_error(tmp_path, fake_backend, monkeypatch, route, fail_at):
     status, ctype, body = await disk_full_upload(tmp_path, fake_backend, monkeypatch, fail_at, route)

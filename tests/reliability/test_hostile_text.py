@@ -13,21 +13,12 @@ pytestmark = pytest.mark.anyio
 
 CONTROL_ONLY = ["\u0005", "\x00", "\x01\x02\x03", "\x07 \x1b"]
 
-EMPTY_TEXT_BUG = (
-    "text of control characters only (e.g. '\\x05') passes check_text() in server/routes_ishowtts.py (it "
-    "only strips whitespace) but espeak's split_sentences() finds nothing and raises ValueError('text is "
-    "empty'), which the scheduler wraps as EngineFailure -> 502. Proposed fix: check_text() rejects text "
-    "with no printable non-space character (400 empty_text), and engines raise a dedicated InvalidText "
-    "error that errors.py maps to 400 instead of 502"
-)
-
 
 @pytest.fixture
 def espeak_app(tmp_path):
     return create_app(make_config(tmp_path / "data", engine={"kind": "espeak"}))
 
 
-@pytest.mark.xfail(strict=True, reason=EMPTY_TEXT_BUG)
 @pytest.mark.parametrize("text", CONTROL_ONLY)
 async def test_control_only_text_is_a_400(espeak_app, text) -> None:
     async with serve_app(espeak_app) as client:

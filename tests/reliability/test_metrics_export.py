@@ -10,13 +10,6 @@ from ishowtts.server.app import create_app
 
 pytestmark = pytest.mark.anyio
 
-COLLECTOR_BUG = (
-    "server/app.py _include_danmaku() never registers ishowtts.danmaku.metrics.DanmakuCollector in the app's "
-    "registry, so /metrics has no ishowtts_danmaku_* series (messages, dropped, clips, playback drops, queue "
-    "depth). Proposed fix: after creating the service, "
-    "state.metrics.registry.register(DanmakuCollector(service))"
-)
-
 
 def chat(i: int) -> dict:
     return {"platform": "test", "channel": "chan", "username": f"u{i}", "text": f"hello number {i}"}
@@ -35,7 +28,6 @@ async def test_http_and_scheduler_counters_match_the_traffic(tmp_path, fake_back
     assert 'ishowtts_synthesis_events_total{event="finished"} 3.0' in metrics
 
 
-@pytest.mark.xfail(strict=True, reason=COLLECTOR_BUG)
 async def test_danmaku_counters_are_exported(tmp_path, fake_backend) -> None:
     app = create_app(make_config(tmp_path / "data", danmaku={"cooldown_s": 0.0}), fake_backend)
     service = app.state.ishowtts.extras["danmaku"]

@@ -24,7 +24,7 @@ SKIP_PATHS = ("/api/danmaku/events",)  # an endless event stream
 EXAMPLES = 150
 # Bugs already reported, each with a strict-xfail regression test in test_hostile_text.py (remove the entry
 # when it is fixed: the xfail test then fails as XPASS and points here). Matched on the exact message.
-KNOWN_BUGS = ("synthesis failed: ValueError: text is empty",)
+KNOWN_BUGS: tuple[str, ...] = ()
 
 
 def _free_port() -> int:

@@ -130,3 +130,15 @@ async def test_static_files_public_but_not_api(tmp_path, fake_backend):
         assert (await client.get("/../secret")).status_code in (401, 404)
         assert (await client.get("/api/voices")).status_code == 401
         assert (await client.post("/app.js")).status_code == 401
+
+
+def test_espeak_only_server_does_not_import_torch() -> None:
+    """The fallback engine must start fast and small on machines without F5 weights (or a GPU stack)."""
+    import subprocess
+    import sys
+
+    code = "import sys, ishowtts.server.app, ishowtts.cli.serve; print('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False", out.stderr

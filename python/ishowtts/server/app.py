@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -162,11 +161,8 @@ async def _warm_up(state: AppState) -> None:
 
 
 def _include_danmaku(app: FastAPI, state: AppState) -> None:
-    """Mount the danmaku pipeline when its package is complete (it lands separately)."""
-    needed = ("ishowtts.danmaku.service", "ishowtts.danmaku.routes", "ishowtts.danmaku.settings")
-    if any(importlib.util.find_spec(name) is None for name in needed):
-        log.debug("danmaku package not present; its routes are not mounted")
-        return
+    """Mount the danmaku pipeline: its service (started/stopped by the lifespan), routes and metrics."""
+    from ishowtts.danmaku.metrics import DanmakuCollector
     from ishowtts.danmaku.routes import build_router
     from ishowtts.danmaku.service import DanmakuService
     from ishowtts.danmaku.settings import DanmakuSettings
@@ -185,4 +181,5 @@ def _include_danmaku(app: FastAPI, state: AppState) -> None:
         settings, synthesize, encode_wav, voice_exists=lambda vid: vid in state.store
     )
     state.extras["danmaku"] = service
+    state.metrics.registry.register(DanmakuCollector(service))
     app.include_router(build_router(service, api_key=state.config.server.api_key))

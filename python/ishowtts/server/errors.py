@@ -8,6 +8,7 @@ scheduler stopped 503, wrong types 422.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from typing import Any
@@ -93,6 +94,13 @@ def map_exception(exc: BaseException) -> ApiError | None:
         return ApiError(
             503, f"not accepting requests: {exc}", code="unavailable", headers={"Retry-After": "5"}
         )
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ApiError(
+            507, "not enough disk space to store this; nothing was saved", code="insufficient_storage"
+        )
+    if isinstance(exc, OSError):
+        log.error("storage error", extra=kv(error=repr(exc)))
+        return ApiError(500, "could not write to the data directory; nothing was saved", code="storage_error")
     return None
 
 
@@ -138,6 +146,7 @@ def install_error_handlers(app: FastAPI) -> None:
         RequestTimeout,
         EngineFailure,
         SchedulerClosed,
+        OSError,  # disk full / unwritable data directory: a JSON 507/500, never a plain-text 500
     ):
         app.add_exception_handler(cls, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)

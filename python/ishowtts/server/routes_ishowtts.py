@@ -30,8 +30,11 @@ THREAD_ENCODE_SAMPLES = 24_000 * 5  # encode longer outputs in a worker thread
 
 def check_text(text: str, limit: int, field: str) -> str:
     stripped = text.strip()
-    if not stripped:
-        raise ApiError(400, f"{field}: must not be empty", code="empty_text", param=field)
+    if not any(ch.isprintable() and not ch.isspace() for ch in stripped):
+        raise ApiError(
+            400, f"{field}: must not be empty (nothing to speak: only spaces or control characters)",
+            code="empty_text", param=field,
+        )  # fmt: skip
     if len(text) > limit:
         raise ApiError(
             400,

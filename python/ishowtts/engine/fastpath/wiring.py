@@ -10,17 +10,21 @@ Keys read from the config object (missing ones take the defaults here, which kee
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ishowtts.engine.scheduler import Scheduler
 
 from .batching import BatchBackend, BatchingScheduler
-from .fast_engine import FastPathOptions
+
+if TYPE_CHECKING:  # the server imports this module; an espeak-only server must not load torch
+    from .fast_engine import FastPathOptions
 
 __all__ = ["build_scheduler", "options_from_config"]
 
 
 def options_from_config(cfg: Any) -> FastPathOptions:
+    from .fast_engine import FastPathOptions
+
     return FastPathOptions(
         buckets=tuple(getattr(cfg, "buckets", ()) or ()),
         max_batch=int(getattr(cfg, "max_batch", 8)),
