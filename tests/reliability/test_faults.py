@@ -170,8 +170,13 @@ async def test_many_clients_vanish_at_once(tmp_path, fake_backend):
             calls[-1].start()
         await wait_until(lambda: scheduler.stats()["queue_depth"] == 5, what="five queued")
         await asyncio.wait_for(calls[0].first_body.wait(), 10)
-        for call in calls:
+        # The queued clients go first, in the same instant, while the stream still holds the worker:
+        # if the stream's client went first, the worker could start (and finish) a one-chunk queued
+        # job in the microseconds before the event loop handles that job's own disconnect.
+        for call in calls[1:]:
             call.disconnect.set()
+        await wait_until(lambda: scheduler.stats()["queue_depth"] == 0, what="queued requests dropped")
+        calls[0].disconnect.set()
         await asyncio.wait_for(asyncio.gather(*(c.task for c in calls)), 20)
         await wait_until(lambda: scheduler.stats()["running"] == 0, what="slot freed")
         await wait_until(lambda: fake_backend.cancelled == 1, what="engine saw the cancellation")
