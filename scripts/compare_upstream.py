@@ -15,8 +15,11 @@ shared, so the ratio of minima from the same run is the figure to read), plus th
 the mel and of the audio.
 
 ``--steps-only N`` times N sampler steps (``sample(steps=N)`` on a uniform t grid, no vocoder) — for the
-full-size model on a slow CPU. ``--fast`` runs our side in our fastest CPU mode (bf16 autocast for now;
-the fast-path work should point it at its switch) and reports its error against upstream fp32.
+full-size model on a slow CPU. ``--fast MODES`` runs our side through the fast path's own switches
+(comma-separated: ``bf16`` autocast (``fastpath.precision``), ``int8`` torchao dynamic int8 of the
+transformer Linears (``fastpath.quantize``), ``compile`` inductor-compiled DiT step
+(``fastpath.compile``, its counters must show the compiled code ran)) and reports its error against
+upstream fp32, e.g. ``--fast int8,compile`` or ``--fast bf16``. Upstream always runs plain fp32.
 """
 
 from __future__ import annotations
@@ -155,6 +158,33 @@ def make_inputs(seconds: float, ref_seconds: float, seed: int) -> tuple[torch.Te
     return cond, symbols, total
 
 
+FAST_MODES = ("bf16", "int8", "compile")
+
+
+def parse_fast(text: str) -> tuple[str, ...]:
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in modes if m not in FAST_MODES]
+    if bad or not modes:
+        raise argparse.ArgumentTypeError(
+            f"--fast takes a comma-separated subset of {FAST_MODES}, got {text!r}"
+        )
+    return modes
+
+
+def apply_fast(ours: torch.nn.Module, modes: tuple[str, ...]) -> Any:
+    """Switch our model onto the fast path's int8 / compile (bf16 is the autocast in ``fast_ctx``)."""
+    stats = None
+    if "int8" in modes:
+        from ishowtts.engine.fastpath.quantize import quantize_dit
+
+        quantize_dit(ours.transformer, "int8")
+    if "compile" in modes:
+        from ishowtts.engine.fastpath.compile import compile_dit
+
+        stats = compile_dit(ours.transformer, "inductor")
+    return stats
+
+
 # ------------------------------------------------------------------------------------------------ runs
 
 
@@ -194,7 +224,9 @@ def make_sides(
         return run
 
     def fast_ctx() -> AbstractContextManager[Any]:
-        return torch.autocast("cpu", dtype=torch.bfloat16) if args.fast else nullcontext()
+        from ishowtts.engine.fastpath.precision import autocast
+
+        return autocast("cpu", torch.bfloat16) if "bf16" in args.fast else nullcontext()
 
     return (
         Side("upstream", up_sample, decoder(up_voc), nullcontext),
@@ -231,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps-only", type=int, default=None, metavar="N",
                     help="time N sampler steps (uniform grid, no vocoder) instead of the full --nfe run")  # fmt: skip
     ap.add_argument(
-        "--fast", action="store_true", help="our fastest CPU mode (bf16 autocast) vs upstream fp32"
-    )
+        "--fast", type=parse_fast, nargs="?", const=("bf16",), default=(), metavar="MODES",
+        help=f"our fast-path switches, comma-separated from {FAST_MODES} (bare --fast: bf16) vs upstream fp32",
+    )  # fmt: skip
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--cfg", type=float, default=2.0)
@@ -258,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         cfm = build_upstream(arch, vocab_map, seed=args.seed)
         up_voc, vocos_dir = build_upstream_vocos(args.seed + 7, Path(tmpdir))
         ours, our_voc = build_ours(cfm, arch, vocab_path, vocos_dir)
+        compile_stats = apply_fast(ours, args.fast)
         gc.collect()
         log.info("models built config=%s seconds=%.1f", args.config, time.perf_counter() - t0)
     upstream, mine = make_sides(cfm, up_voc, ours, our_voc, cond, symbols, total, args)
@@ -286,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": args.config,
         "steps": steps,
         "mode": "steps-only" if args.steps_only is not None else "full",
-        "fast": args.fast,
+        "fast": ",".join(args.fast),
         "frames": total,
         "threads": torch.get_num_threads(),
         "repeats": args.repeats,
@@ -306,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         "mel_absmax": mel_up.abs().max().item(),
         "audio_absmax": None if audio_up is None else audio_up.abs().max().item(),
     }
+    if compile_stats is not None:
+        res["compiled_graphs"], res["compiled_runs"] = compile_stats.graphs, compile_stats.runs
+        if compile_stats.runs == 0:
+            raise SystemExit("--fast compile: the compiled DiT step never ran")
     print_report(res)
     if args.json:
         print(json.dumps(res))
@@ -313,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_report(res: dict[str, Any]) -> None:
-    mode = f"{res['mode']}{' --fast' if res['fast'] else ''}"
+    mode = f"{res['mode']}{' --fast ' + res['fast'] if res['fast'] else ''}"
     print(f"\n== compare_upstream: config={res['config']} steps={res['steps']} ({mode}), frames={res['frames']}, "
           f"threads={res['threads']}, min of {res['repeats']}")  # fmt: skip
     print(f"  upstream : {res['upstream_s']:.4f} s  (sample {res['upstream_sample_s']:.4f}, "

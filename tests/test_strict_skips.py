@@ -1,0 +1,49 @@
+"""CI's ISHOWTTS_STRICT_SKIPS=1 turns a skip for a missing tool into a failure (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = '''
+import pytest
+
+def test_tool_missing():
+    pytest.skip("needs some-tool")
+
+@pytest.mark.skipif(True, reason="NEON runs natively here")
+def test_platform():
+    pass
+
+def test_ok():
+    pass
+'''
+
+
+def _run(tmp_path: Path, strict: bool, body: str = PROBE) -> subprocess.CompletedProcess[str]:
+    shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
+    (tmp_path / "test_probe.py").write_text(body)
+    env = dict(os.environ, ISHOWTTS_STRICT_SKIPS="1" if strict else "0")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+
+
+def test_strict_mode_fails_on_a_missing_tool_skip(tmp_path: Path) -> None:
+    res = _run(tmp_path, strict=True)
+    assert res.returncode == 1, res.stdout
+    assert "test_tool_missing: Skipped: needs some-tool" in res.stdout
+    assert "test_platform" not in res.stdout.split("skips not allowed")[1]  # platform skips are fine
+
+
+def test_strict_mode_passes_when_only_platform_skips(tmp_path: Path) -> None:
+    body = PROBE.replace('pytest.skip("needs some-tool")', "pass")
+    assert _run(tmp_path, strict=True, body=body).returncode == 0
+
+
+def test_without_strict_mode_skips_pass(tmp_path: Path) -> None:
+    assert _run(tmp_path, strict=False).returncode == 0
