@@ -19,7 +19,14 @@ def test_gpu_check_cpu_smoke(tmp_path: Path) -> None:
     assert saved["config"] == "tiny" and saved["device"] == "cpu"
     (case,) = saved["cases"]
     paths = case["paths"]
-    assert set(paths) == {"eager_fp32", "eager_bf16", "static_bf16", "batch1_bf16", "batch2_bf16"}
+    assert set(paths) == {
+        "eager_fp32", "eager_bf16", "static_bf16", "static_precast_bf16", "batch1_bf16", "batch2_bf16"
+    }  # fmt: skip
+    # precasting the block Linears is bit-identical to autocasting them
+    for key in ("mel_max_abs_diff", "audio_max_abs_diff"):
+        assert paths["static_precast_bf16"][key] == paths["static_bf16"][key]
+    weights = case["weights"]
+    assert 0 < weights["dit_precast_half"] < weights["dit_fp32"]
     for name, row in paths.items():
         assert row["rtf"] > 0 and row["peak_bytes"] > 0
         if name != "eager_fp32":

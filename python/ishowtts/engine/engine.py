@@ -483,6 +483,12 @@ class Engine:
         )  # fmt: skip
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        precast = getattr(self.model.transformer, "_precast_dtype", None)
+        if precast is not None and precast != self.dtype:
+            raise RuntimeError(
+                f"this engine computes in {self.dtype} but its model's block Linears are stored in "
+                f"{precast} (precast by a fast-path engine sharing the model); give each dtype its own model"
+            )
         if self.dtype == torch.float32:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)

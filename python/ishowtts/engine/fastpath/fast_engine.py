@@ -28,6 +28,7 @@ from ishowtts.voices.prepare import PreparedVoice, remove_long_silences
 
 from . import memory
 from .buckets import BucketSet
+from .precision import precast_block_linears
 from .static_runner import SampleRequest, StaticRunner
 from .static_vocoder import StaticVocoder
 
@@ -47,6 +48,7 @@ class FastPathOptions:
     compile_backend: str = "inductor"
     quantize: str | None = None  # None | "int8"
     memory_cap: float | None = None  # fraction of the GPU (<= 1) or bytes
+    precast: bool = True  # store the per-step block Linears in the compute dtype (bit-identical; not with int8)
 
 
 @dataclass
@@ -108,6 +110,8 @@ class FastEngine(Engine):
                     "int8 on the CPU gains most with engine.compile = true (inductor fuses the quantisation)",
                     extra=kv(quantize=opts.quantize),
                 )
+        if opts.precast and not opts.quantize and not getattr(dit, "_quantized", None):
+            precast_block_linears(dit, self.dtype)  # no-op for fp32
         self.runner = StaticRunner(dit, self.buckets, dtype=self.dtype, graphs=opts.graphs)
         self.voc_runner = StaticVocoder(
             self.vocoder, self.buckets, dtype=self.dtype, graphs=opts.graphs, pool=self.runner.pool

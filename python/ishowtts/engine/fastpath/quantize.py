@@ -20,6 +20,8 @@ from torch import nn
 from ishowtts.logging_setup import kv
 from ishowtts.model.dit import DiT
 
+from .precision import block_linears
+
 __all__ = ["QUANT_MODES", "QuantizationUnavailable", "quantize_dit", "torchao_available"]
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,7 @@ def quantize_dit(dit: DiT, mode: str = "int8") -> int:
 
     device = dit.proj_out.weight.device
     cfg = _config(device)
-    targets = {
-        id(m)
-        for blk in dit.transformer_blocks
-        for part in (blk.attn, blk.ff)  # adaLN runs once per request (precomputed), not per step
-        for m in part.modules()
-        if isinstance(m, nn.Linear)
-    }
+    targets = {id(m) for m in block_linears(dit)}  # adaLN runs once per request (precomputed)
 
     def is_target(module: nn.Module, fqn: str) -> bool:
         return id(module) in targets
