@@ -48,7 +48,8 @@ class FastPathOptions:
     compile_backend: str = "inductor"
     quantize: str | None = None  # None | "int8"
     memory_cap: float | None = None  # fraction of the GPU (<= 1) or bytes
-    precast: bool = True  # store the per-step block Linears in the compute dtype (bit-identical; not with int8)
+    # store the per-step block Linears in the compute dtype (bit-identical to autocast; not with int8)
+    precast: bool = True
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ishowtts.logging_setup import kv
 from ishowtts.model.cfm import CFG_OFF_BELOW, MAX_DURATION, SamplingCancelled, finish, prepare_sampling
 from ishowtts.model.dit import Conditioning, DiT, TimeModulation
 
+from . import graph_capture
 from .buckets import BucketSet
 from .precision import autocast
 
@@ -139,18 +140,11 @@ class _DiTSlot:
 
     def capture(self) -> None:
         """Capture :meth:`step` as a CUDA graph (buffers must hold a loaded request)."""
-        x_saved = self.x.clone()
-        side = torch.cuda.Stream(device=self.x.device)
-        side.wait_stream(torch.cuda.current_stream(self.x.device))
-        with torch.cuda.stream(side), autocast(self.x.device, self.runner.dtype):
-            for _ in range(2):  # warm up kernels / autotuning outside the capture
-                self.step()
-        torch.cuda.current_stream(self.x.device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self.runner.pool()), autocast(self.x.device, self.runner.dtype):
-            self.step()
+        x_saved = self.x.clone()  # the warm-up calls advance x
+        self.graph = graph_capture.capture_graph(
+            self.step, self.x.device, self.runner.pool(), self.runner.dtype
+        )
         self.x.copy_(x_saved)
-        self.graph = graph
         log.info(
             "dit step captured",
             extra=kv(batch=self.batch, frames=self.frames, groups=self.groups, dtype=str(self.runner.dtype)),

@@ -19,6 +19,7 @@ from torch import Tensor
 from ishowtts.logging_setup import kv
 from ishowtts.model.vocos import MAG_CLIP, VocosDecoder
 
+from . import graph_capture
 from .buckets import BucketSet
 from .precision import autocast
 from .static_runner import graphs_default
@@ -74,16 +75,9 @@ class _VocSlot:
         return self.out
 
     def capture(self) -> None:
-        side = torch.cuda.Stream(device=self.mel.device)
-        side.wait_stream(torch.cuda.current_stream(self.mel.device))
-        with torch.cuda.stream(side), autocast(self.mel.device, self.owner.dtype):
-            for _ in range(2):
-                self.step()
-        torch.cuda.current_stream(self.mel.device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self.owner.pool()), autocast(self.mel.device, self.owner.dtype):
-            self.step()
-        self.graph = graph
+        self.graph = graph_capture.capture_graph(
+            self.step, self.mel.device, self.owner.pool(), self.owner.dtype
+        )
         log.info("vocos captured", extra=kv(batch=self.batch, frames=self.frames))
 
 
