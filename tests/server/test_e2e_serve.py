@@ -174,3 +174,40 @@ def test_serve_bad_config_names_the_key(tmp_path):
         timeout=120,
     )
     assert r.returncode == 2 and "engine.nfe" in r.stderr
+
+
+def test_official_openai_client(server_factory, tmp_path):
+    """The README's OpenAI-client snippets, run with the official ``openai`` package against the real
+    server: streamed to a file, whole content, voices and models, and errors mapped to its exceptions."""
+    openai = pytest.importorskip("openai", reason="pip install openai (test extra)")
+    srv = server_factory('[engine]\nkind = "espeak"\n[server]\napi_key = "sekret"\n')
+    srv.wait_ready()
+    client = openai.OpenAI(base_url=srv.url + "/v1", api_key="sekret", max_retries=0, timeout=60)
+
+    out = tmp_path / "hello.wav"
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="default", input="Hello from ishowtts!", response_format="wav"
+    ) as response:
+        assert response.headers["content-type"].startswith("audio/wav")
+        response.stream_to_file(out)
+    audio, sr = decode(out.read_bytes(), "wav")
+    assert sr == SR and len(audio) > SR // 2 and rms(audio) > 0.01
+
+    pcm = client.audio.speech.create(
+        model="tts-1", voice="alloy", input="Raw samples.", response_format="pcm"
+    )
+    samples = np.frombuffer(pcm.content, dtype="<i2")
+    assert len(samples) > SR // 4 and np.abs(samples).max() > 1000  # 24 kHz s16le speech
+
+    assert {"tts-1", "tts-1-hd"} <= {m.id for m in client.models.list()}
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.audio.speech.create(model="tts-1", voice="default", input="x", response_format="aac")
+    assert "aac" in str(bad.value)
+    with pytest.raises(openai.BadRequestError):
+        client.audio.speech.create(model="tts-1", voice="default", input="")
+    with pytest.raises(openai.NotFoundError):
+        client.audio.speech.create(model="tts-1", voice="no-such-voice", input="Hello.")
+    wrong = openai.OpenAI(base_url=srv.url + "/v1", api_key="wrong", max_retries=0, timeout=30)
+    with pytest.raises(openai.AuthenticationError):
+        wrong.audio.speech.create(model="tts-1", voice="default", input="Hello.")
+    assert srv.stop() == 0
