@@ -33,6 +33,8 @@ def capture_graph(fn: Callable[[], None], device: torch.device, pool: Any, dtype
             fn()
     torch.cuda.current_stream(device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, pool=pool), autocast(device, dtype):
+    # thread_local: a capture can happen while serving (a bucket first seen at run time) while another
+    # thread prepares a voice on the same GPU; "global" mode would fail that thread's CUDA calls.
+    with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"), autocast(device, dtype):
         fn()
     return graph
