@@ -40,3 +40,21 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
         terminalreporter.section("skips not allowed under ISHOWTTS_STRICT_SKIPS=1", red=True)
         for line in _unexpected_skips:
             terminalreporter.line(line)
+
+
+# --- logging isolation --------------------------------------------------------------------------------
+# Tests that run the CLI in-process (``ishowtts.cli.main``) configure the root logger with a handler on
+# the sys.stderr of that moment, which is pytest's per-test capture, closed afterwards; later tests
+# would then log into a closed file. Restore the root logger after every test.
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

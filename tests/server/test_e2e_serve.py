@@ -81,26 +81,38 @@ def server_factory(tmp_path):
         srv.stop()
 
 
-def check_disconnect_cancels(srv: Server, headers: dict[str, str], sentences: int = 80) -> None:
-    """A client that goes away mid-stream gets its synthesis cancelled and its slot freed."""
+def check_disconnect_cancels(
+    srv: Server, headers: dict[str, str], sentences: int = 120, speed: float = 0.5
+) -> None:
+    """A client that goes away mid-stream gets its synthesis cancelled and its slot freed.
+
+    The synthesis must outlast the disconnect handling by a wide margin or it may finish first (nothing
+    left to cancel): espeak renders 120 sentences at half speed (~10 minutes of audio, 3969 characters,
+    under the 4096 limit) in ~1.5 s on a 2-core machine, 80 at full speed in only ~0.45 s."""
     long_text = " ".join(f"Sentence {i} goes on for a while." for i in range(sentences))
     with httpx.stream(
         "POST",
         srv.url + "/v1/audio/speech",
-        json={"input": long_text, "response_format": "pcm"},
+        json={"input": long_text, "response_format": "pcm", "speed": speed},
         headers=headers,
         timeout=120,
     ) as resp:
         assert resp.status_code == 200
         next(resp.iter_raw())
     deadline = time.monotonic() + 60
+    metrics = ""
     while time.monotonic() < deadline:
         metrics = httpx.get(srv.url + "/metrics", headers=headers, timeout=10).text
         if 'ishowtts_synthesis_events_total{event="cancelled"} 1.0' in metrics:
             break
         time.sleep(0.2)
     else:
-        raise AssertionError("the disconnected stream was not cancelled")
+        events = [
+            ln
+            for ln in metrics.splitlines()
+            if ln.startswith(("ishowtts_synthesis_events", "ishowtts_requests"))
+        ]
+        raise AssertionError("the disconnected stream was not cancelled:\n" + "\n".join(events))
     assert "ishowtts_requests_running 0.0" in metrics
 
 
@@ -160,7 +172,7 @@ def test_serve_tiny_f5(server_factory, f5_paths):
     assert r.status_code == 200
     audio, sr = decode(r.content, "flac")
     assert sr == SR and len(audio) > 0 and np.all(np.isfinite(audio))
-    check_disconnect_cancels(srv, {}, sentences=20)
+    check_disconnect_cancels(srv, {}, sentences=20, speed=1.0)
     assert srv.stop() == 0
 
 
