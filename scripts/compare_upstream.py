@@ -172,21 +172,15 @@ def parse_fast(text: str) -> tuple[str, ...]:
 
 
 def apply_fast(ours: torch.nn.Module, modes: tuple[str, ...]) -> Any:
-    """Switch our model onto the fast path's int8 / compile (bf16 is the autocast in ``fast_ctx``)."""
-    stats = None
-    if "bf16" in modes and "int8" not in modes:  # as FastEngine does: bit-identical, no per-step casts
-        from ishowtts.engine.fastpath.precision import precast_block_linears
+    """Our model on the fast path's switches, exactly as ``FastEngine`` sets them (bf16 itself is the
+    autocast in ``fast_ctx``); returns the compile stats or None."""
+    from ishowtts.engine.fastpath.fast_engine import switch_dit
 
-        precast_block_linears(ours.transformer, torch.bfloat16)
-    if "int8" in modes:
-        from ishowtts.engine.fastpath.quantize import quantize_dit
-
-        quantize_dit(ours.transformer, "int8")
-    if "compile" in modes:
-        from ishowtts.engine.fastpath.compile import compile_dit
-
-        stats = compile_dit(ours.transformer, "inductor")
-    return stats
+    return switch_dit(
+        ours.transformer, torch.bfloat16 if "bf16" in modes else torch.float32,
+        quantize="int8" if "int8" in modes else None, precast=True,
+        compile_backend="inductor" if "compile" in modes else None,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ runs

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ishowtts.engine.backend import SAMPLE_RATE, SynthesisCancelled
+from ishowtts.engine.fastpath.precision import precast_dtype
 from ishowtts.logging_setup import kv
 from ishowtts.text.chunking import chunk_text, first_chunk_budget, max_chunk_bytes, utf8_len
 from ishowtts.text.duration import (
@@ -483,7 +484,7 @@ class Engine:
         )  # fmt: skip
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        precast = getattr(self.model.transformer, "_precast_dtype", None)
+        precast = precast_dtype(self.model.transformer)
         if precast is not None and precast != self.dtype:
             raise RuntimeError(
                 f"this engine computes in {self.dtype} but its model's block Linears are stored in "

@@ -69,6 +69,27 @@ class _Work:
     req: Any  # engine._Request
 
 
+def switch_dit(
+    dit: Any, dtype: torch.dtype, *, quantize: str | None, precast: bool, compile_backend: str | None
+) -> Any:
+    """Put ``dit`` on the fast path's weight/code switches, in place and idempotently: int8 (``quantize``),
+    else the block Linears precast to ``dtype`` (no-op for fp32), then the compiled step
+    (``compile_backend``). Returns the step's compile stats (None when not compiled)."""
+    if quantize and not getattr(dit, "_quantized", None):
+        from .quantize import quantize_dit
+
+        quantize_dit(dit, quantize)
+    if precast and not getattr(dit, "_quantized", None):
+        precast_block_linears(dit, dtype)
+    if compile_backend is None:
+        return None
+    if "denoise" in vars(dit):  # already compiled
+        return dit._compile_stats
+    from .compile import compile_dit
+
+    return compile_dit(dit, compile_backend)
+
+
 class FastEngine(Engine):
     def __init__(
         self, model: Any, vocoder: Any, *, options: FastPathOptions | None = None, **engine_kwargs: Any
@@ -102,28 +123,23 @@ class FastEngine(Engine):
         opts = self.options
         self.buckets = BucketSet.from_config(opts.buckets, opts.max_batch)
         dit = self.model.transformer
-        if opts.quantize and not getattr(dit, "_quantized", None):
-            from .quantize import quantize_dit
-
-            quantize_dit(dit, opts.quantize)
-            if self.device.type == "cpu" and not opts.compile:
-                log.warning(
-                    "int8 on the CPU gains most with engine.compile = true (inductor fuses the quantisation)",
-                    extra=kv(quantize=opts.quantize),
-                )
-        if opts.precast and not opts.quantize and not getattr(dit, "_quantized", None):
-            precast_block_linears(dit, self.dtype)  # no-op for fp32
+        if opts.quantize and self.device.type == "cpu" and not opts.compile:
+            log.warning(
+                "int8 on the CPU gains most with engine.compile = true (inductor fuses the quantisation)",
+                extra=kv(quantize=opts.quantize),
+            )
+        dit_stats = switch_dit(
+            dit, self.dtype, quantize=opts.quantize, precast=opts.precast,
+            compile_backend=opts.compile_backend if opts.compile else None,
+        )  # fmt: skip
         self.runner = StaticRunner(dit, self.buckets, dtype=self.dtype, graphs=opts.graphs)
         self.voc_runner = StaticVocoder(
             self.vocoder, self.buckets, dtype=self.dtype, graphs=opts.graphs, pool=self.runner.pool
         )
-        if opts.compile:
-            from .compile import compile_dit, compile_vocoder
+        if dit_stats is not None:
+            from .compile import compile_vocoder
 
-            if "denoise" not in vars(dit):
-                self.compile_stats["dit"] = compile_dit(dit, opts.compile_backend)
-            else:
-                self.compile_stats["dit"] = dit._compile_stats
+            self.compile_stats["dit"] = dit_stats
             self.compile_stats["vocos"] = compile_vocoder(self.voc_runner, opts.compile_backend)
         log.info(
             "fast path ready",

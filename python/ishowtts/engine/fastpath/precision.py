@@ -29,6 +29,7 @@ __all__ = [
     "cpu_has_bf16_units",
     "nmse",
     "precast_block_linears",
+    "precast_dtype",
     "resolve_compute_dtype",
 ]
 
@@ -155,16 +156,22 @@ def precast_block_linears(dit: Any, dtype: torch.dtype) -> int:
         return 0
     if dtype not in (torch.float16, torch.bfloat16):
         raise ValueError(f"precast dtype must be fp16 or bf16, got {dtype}")
-    done = getattr(dit, "_precast_dtype", None)
+    linears = block_linears(dit)
+    done = precast_dtype(dit)
     if done is not None and done != dtype:
         raise ValueError(f"block Linears already precast to {done}; cannot switch to {dtype}")
-    linears = block_linears(dit)
     n = 0
     for m in linears:
         if m.weight.dtype == torch.float32:
             m.to(dtype)
             n += 1
-    dit._precast_dtype = dtype
     if n:
         log.info("block linears precast", extra=kv(linears=n, dtype=str(dtype)))
     return n
+
+
+def precast_dtype(dit: Any) -> torch.dtype | None:
+    """The half dtype ``dit``'s per-step Linears are stored in, or None while they are fp32."""
+    blocks = dit.transformer_blocks
+    dtype = blocks[0].attn.to_q.weight.dtype if len(blocks) else torch.float32  # precast casts them all
+    return None if dtype == torch.float32 else dtype
