@@ -62,3 +62,32 @@ def fast_engine(engine):
     from ishowtts.engine.fastpath.fast_engine import FastEngine, FastPathOptions
 
     return FastEngine.from_engine(engine, FastPathOptions(buckets=(256, 512, 1024), max_batch=4))
+
+
+#: (request indices, steps, cfg, sway) of a graph-replay check: the first call of each slot captures,
+#: the rest replay it for other requests, NFE, guidance, batch sizes and a 1-group (cfg off) slot
+REPLAY_CALLS = [
+    ([0], 16, 2.0, -1.0),
+    ([1], 7, 2.0, -1.0),
+    ([2], 16, 3.5, 0.0),
+    ([1, 2], 5, 2.0, -1.0),
+    ([2, 0], 9, 1.0, -1.0),
+    ([0], 4, 0.0, -1.0),
+    ([1], 6, 0.0, -1.0),
+]
+
+
+def replay_requests(
+    model: Any, case: dict[str, Any], t: dict[str, torch.Tensor], device: Any = "cpu"
+) -> list:
+    """Three different requests for :data:`REPLAY_CALLS`: the parity case and two unrelated ones."""
+    from ishowtts.engine.fastpath.static_runner import SampleRequest
+
+    g = torch.Generator().manual_seed(3)
+    ids = model.tokenize(case["text"])[0]
+    reqs = [
+        (t["cond"][0], ids, int(t["duration"]), case["seed"]),
+        (torch.randn(20, 100, generator=g), model.tokenize([list("other words")])[0], 50, 9),
+        (torch.randn(9, 100, generator=g), model.tokenize([list("hi")])[0], 31, 4),
+    ]
+    return [SampleRequest(c.to(device), i.to(device), n, seed=s) for c, i, n, s in reqs]

@@ -17,10 +17,10 @@ import torch
 from ishowtts.engine.fastpath import memory
 from ishowtts.engine.fastpath.buckets import BucketSet
 from ishowtts.engine.fastpath.precision import nmse, precast_block_linears
-from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
+from ishowtts.engine.fastpath.static_runner import StaticRunner
 from ishowtts.engine.fastpath.static_vocoder import StaticVocoder
 
-from .conftest import max_err
+from .conftest import REPLAY_CALLS, max_err, replay_requests
 
 DEVICE = torch.device(os.environ.get("ISHOWTTS_TEST_DEVICE", "cuda"))
 GRAPHS = DEVICE.type == "cuda"
@@ -50,37 +50,13 @@ def model(parity_case):
     return copy.deepcopy(parity_case[0]).to(DEVICE).eval()
 
 
-def _requests(model, case, t) -> list[SampleRequest]:
-    g = torch.Generator().manual_seed(3)
-    ids = model.tokenize(case["text"])[0]
-    reqs = [
-        SampleRequest(t["cond"][0], ids, int(t["duration"]), seed=case["seed"]),
-        SampleRequest(
-            torch.randn(20, 100, generator=g), model.tokenize([list("other words")])[0], 50, seed=9
-        ),
-        SampleRequest(torch.randn(9, 100, generator=g), model.tokenize([list("hi")])[0], 31, seed=4),
-    ]
-    return [SampleRequest(r.cond.to(DEVICE), r.text.to(DEVICE), r.frames, seed=r.seed) for r in reqs]
-
-
-CALLS = [  # (request indices, steps, cfg, sway): the first call of each slot captures, the rest replay
-    ([0], 16, 2.0, -1.0),
-    ([1], 7, 2.0, -1.0),
-    ([2], 16, 3.5, 0.0),
-    ([1, 2], 5, 2.0, -1.0),
-    ([2, 0], 9, 1.0, -1.0),
-    ([0], 4, 0.0, -1.0),
-    ([1], 6, 0.0, -1.0),
-]
-
-
 def test_dit_graph_replay_equals_eager(model, parity_case) -> None:
     _, case, t = parity_case
-    reqs = _requests(model, case, t)
+    reqs = replay_requests(model, case, t, DEVICE)
     buckets = BucketSet((64,), (1, 2))
     eager = StaticRunner(model.transformer, buckets, graphs=False)
     graphed = StaticRunner(model.transformer, buckets, graphs=GRAPHS)
-    for idx, steps, cfg, sway in CALLS:
+    for idx, steps, cfg, sway in REPLAY_CALLS:
         rs = [reqs[i] for i in idx]
         kw = dict(steps=steps, cfg_strength=cfg, sway_sampling_coef=sway)
         for w, g in zip(eager.sample(rs, **kw), graphed.sample(rs, **kw), strict=True):
@@ -95,7 +71,7 @@ def test_dit_graph_replay_equals_eager(model, parity_case) -> None:
 
 def test_half_graph_close_to_fp32_and_precast_identical(model, parity_case) -> None:
     _, case, t = parity_case
-    req = _requests(model, case, t)[0]
+    req = replay_requests(model, case, t, DEVICE)[0]
     kw = dict(steps=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
     buckets = BucketSet((64,), (1,))
     autocast_only = StaticRunner(model.transformer, buckets, dtype=HALF, graphs=GRAPHS).sample([req], **kw)[0]
@@ -160,14 +136,14 @@ def test_compiled_step_inside_graphs(model, parity_case) -> None:
     from ishowtts.engine.fastpath.compile import compile_dit
 
     _, case, t = parity_case
-    req = _requests(model, case, t)[0]
+    req = replay_requests(model, case, t, DEVICE)[0]
     buckets = BucketSet((64,), (1,))
     want = StaticRunner(model.transformer, buckets, graphs=False).sample([req], steps=8)[0]
     dit = copy.deepcopy(model.transformer)
     stats = compile_dit(dit, "inductor")
     runner = StaticRunner(dit, buckets, graphs=GRAPHS)
     first = runner.sample([req], steps=8)[0]
-    second = runner.sample([_requests(model, case, t)[1]], steps=8)[0]
+    second = runner.sample([replay_requests(model, case, t, DEVICE)[1]], steps=8)[0]
     assert stats.runs > 0 and stats.graphs >= 1
     assert max_err(first, want) <= 1e-3  # inductor may reorder reductions
     assert second.shape[0] == 50
@@ -178,7 +154,7 @@ def test_int8_weight_only_inside_graphs(model, parity_case) -> None:
     from ishowtts.engine.fastpath.quantize import quantize_dit
 
     _, case, t = parity_case
-    req = _requests(model, case, t)[0]
+    req = replay_requests(model, case, t, DEVICE)[0]
     kw = dict(steps=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
     dit = copy.deepcopy(model.transformer)
     assert quantize_dit(dit) == 12

@@ -22,10 +22,10 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from ishowtts.engine.fastpath import graph_capture
 from ishowtts.engine.fastpath.buckets import BucketSet
 from ishowtts.engine.fastpath.precision import autocast
-from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
+from ishowtts.engine.fastpath.static_runner import StaticRunner
 from ishowtts.engine.fastpath.static_vocoder import StaticVocoder
 
-from .conftest import max_err
+from .conftest import REPLAY_CALLS, max_err, replay_requests
 
 
 class TracedGraph:
@@ -35,7 +35,9 @@ class TracedGraph:
         with autocast("cpu", dtype):
             for _ in range(graph_capture.WARMUP_CALLS):  # as the real capture: warm-up calls run
                 fn()
-            self.module = make_fx(lambda: fn())()  # runs once more (the real capture does not; callers restore)
+            self.module = make_fx(
+                lambda: fn()
+            )()  # runs once more (the real capture does not; callers restore)
         self.replays = 0
 
     def replay(self) -> None:
@@ -62,35 +64,15 @@ def _graphed(runner: Any) -> Any:
     return runner
 
 
-def _requests(model: Any, case: dict[str, Any], t: dict[str, torch.Tensor]) -> list[SampleRequest]:
-    g = torch.Generator().manual_seed(3)
-    ids = model.tokenize(case["text"])[0]
-    return [
-        SampleRequest(t["cond"][0], ids, int(t["duration"]), seed=case["seed"]),
-        SampleRequest(
-            torch.randn(20, 100, generator=g), model.tokenize([list("other words")])[0], 50, seed=9
-        ),
-        SampleRequest(torch.randn(9, 100, generator=g), model.tokenize([list("hi")])[0], 31, seed=4),
-    ]
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_dit_step_replayed_for_other_requests_equals_eager(parity_case, traced_capture, dtype) -> None:
     model, case, t = parity_case
     buckets = BucketSet((64,), (1, 2))
     eager = StaticRunner(model.transformer, buckets, dtype=dtype)
     graphed = _graphed(StaticRunner(model.transformer, buckets, dtype=dtype))
-    reqs = _requests(model, case, t)
-    calls = [  # (requests, steps, cfg, sway): the first call captures, the rest replay
-        ([reqs[0]], 16, 2.0, -1.0),
-        ([reqs[1]], 7, 2.0, -1.0),
-        ([reqs[2]], 16, 3.5, 0.0),
-        ([reqs[1], reqs[2]], 5, 2.0, -1.0),  # batch slot 2: a second capture
-        ([reqs[2], reqs[0]], 9, 1.0, -1.0),
-        ([reqs[0]], 4, 0.0, -1.0),  # no guidance: a 1-group slot, a third capture
-        ([reqs[1]], 6, 0.0, -1.0),
-    ]
-    for rs, steps, cfg, sway in calls:
+    reqs = replay_requests(model, case, t)
+    for idx, steps, cfg, sway in REPLAY_CALLS:
+        rs = [reqs[i] for i in idx]
         kw = dict(steps=steps, cfg_strength=cfg, sway_sampling_coef=sway)
         want, got = eager.sample(rs, **kw), graphed.sample(rs, **kw)
         for w, g in zip(want, got, strict=True):
@@ -98,7 +80,7 @@ def test_dit_step_replayed_for_other_requests_equals_eager(parity_case, traced_c
             assert max_err(w, g) <= 1e-6, (steps, cfg)
     assert graphed.slots() == [(1, 64, 1), (1, 64, 2), (2, 64, 2)]
     assert len(traced_capture) == 3  # one capture per slot, never again
-    assert sum(g.replays for g in traced_capture) == 16 + 7 + 16 + 5 + 9 + 4 + 6
+    assert sum(g.replays for g in traced_capture) == sum(steps for _, steps, _, _ in REPLAY_CALLS)
 
 
 def test_a_step_that_freezes_python_values_is_caught(parity_case, traced_capture, monkeypatch) -> None:
@@ -117,7 +99,7 @@ def test_a_step_that_freezes_python_values_is_caught(parity_case, traced_capture
     monkeypatch.setattr(static_runner._DiTSlot, "step", leaky_step)
     graphed = _graphed(StaticRunner(model.transformer, buckets))
     eager = StaticRunner(model.transformer, buckets)
-    req = _requests(model, case, t)[0]
+    req = replay_requests(model, case, t)[0]
     graphed.sample([req], steps=4, cfg_strength=2.0)
     stale = graphed.sample([req], steps=4, cfg_strength=4.0)[0]
     monkeypatch.setattr(static_runner._DiTSlot, "step", original)
