@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROBE = '''
+PROBE = """
 import pytest
 
 def test_tool_missing():
@@ -20,7 +20,15 @@ def test_platform():
 
 def test_ok():
     pass
-'''
+"""
+
+
+XFAIL = """
+
+@pytest.mark.xfail(reason="known bug", strict=True)
+def test_known_bug():
+    assert False
+"""
 
 
 def _run(tmp_path: Path, strict: bool, body: str = PROBE) -> subprocess.CompletedProcess[str]:
@@ -43,6 +51,14 @@ def test_strict_mode_fails_on_a_missing_tool_skip(tmp_path: Path) -> None:
 def test_strict_mode_passes_when_only_platform_skips(tmp_path: Path) -> None:
     body = PROBE.replace('pytest.skip("needs some-tool")', "pass")
     assert _run(tmp_path, strict=True, body=body).returncode == 0
+
+
+def test_strict_mode_fails_on_an_xfail(tmp_path: Path) -> None:
+    body = PROBE.replace('pytest.skip("needs some-tool")', "pass") + XFAIL
+    res = _run(tmp_path, strict=True, body=body)
+    assert res.returncode == 1, res.stdout
+    assert "test_known_bug: xfail known bug" in res.stdout
+    assert _run(tmp_path, strict=False, body=body).returncode == 0
 
 
 def test_without_strict_mode_skips_pass(tmp_path: Path) -> None:

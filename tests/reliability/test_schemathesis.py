@@ -22,9 +22,6 @@ from ishowtts.server.app import create_app  # noqa: E402
 REQUEST_TIMEOUT_S = 20.0
 SKIP_PATHS = ("/api/danmaku/events",)  # an endless event stream
 EXAMPLES = 150
-# Bugs already reported, each with a strict-xfail regression test in test_hostile_text.py (remove the entry
-# when it is fixed: the xfail test then fails as XPASS and points here). Matched on the exact message.
-KNOWN_BUGS: tuple[str, ...] = ()
 
 
 def _free_port() -> int:
@@ -98,7 +95,7 @@ def _fuzz_operation(op, statuses: Counter[tuple[str, int]]):
     def run(case) -> None:
         response = case.call(timeout=REQUEST_TIMEOUT_S)  # a hang fails as a read timeout
         statuses[(op.label, response.status_code)] += 1
-        if response.status_code >= 500 and not any(k in response.text for k in KNOWN_BUGS):
+        if response.status_code >= 500:
             raise AssertionError(
                 f"{response.status_code} from {op.label}: {response.text[:300]}\n"
                 f"reproduce: {case.as_curl_command()}"
