@@ -1,4 +1,5 @@
-"""CI's ISHOWTTS_STRICT_SKIPS=1 turns a skip for a missing tool into a failure (tests/conftest.py)."""
+"""CI's ISHOWTTS_STRICT_SKIPS=1 turns a skip for a missing tool into a failure (the repository's conftest.py),
+in tests/ and in benchmarks/."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import pytest
@@ -32,7 +35,7 @@ def test_known_bug():
 
 
 def _run(tmp_path: Path, strict: bool, body: str = PROBE) -> subprocess.CompletedProcess[str]:
-    shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_probe.py").write_text(body)
     env = dict(os.environ, ISHOWTTS_STRICT_SKIPS="1" if strict else "0")
     return subprocess.run(
@@ -63,3 +66,19 @@ def test_strict_mode_fails_on_an_xfail(tmp_path: Path) -> None:
 
 def test_without_strict_mode_skips_pass(tmp_path: Path) -> None:
     assert _run(tmp_path, strict=False).returncode == 0
+
+
+def test_strict_mode_covers_benchmarks() -> None:
+    """A skip in benchmarks/ (run as CI runs it, with the repository's own configuration) fails too."""
+    probe = ROOT / "benchmarks" / f"test_zz_strict_probe_{os.getpid()}.py"
+    probe.write_text(PROBE)
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+            capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, ISHOWTTS_STRICT_SKIPS="1"), timeout=120,
+        )  # fmt: skip
+    finally:
+        probe.unlink()
+    assert res.returncode == 1, res.stdout
+    assert "skips not allowed under ISHOWTTS_STRICT_SKIPS=1" in res.stdout
+    assert "test_tool_missing: Skipped: needs some-tool" in res.stdout
