@@ -1,11 +1,16 @@
 """Test doubles shared by the danmaku tests: a synthesize function (a tone whose length follows the
-text) that can refuse work like a full scheduler queue, and a WAV encoder (soundfile)."""
+text) that can refuse work like a full scheduler queue, a WAV encoder (soundfile), and for the live IRC
+tests a raw second IRC client (``Sender``), client settings for a loopback server, ``until`` and ``run``."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import socket
 import threading
+import time
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import numpy as np
@@ -75,3 +80,70 @@ def make_app(service: DanmakuService, api_key: str | None = None) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
     app.include_router(build_router(service, api_key=api_key))
     return app
+
+
+# ---- live IRC tests -------------------------------------------------------------------------------
+
+
+class Sender:
+    """A second, raw IRC connection that joins a channel and speaks in it."""
+
+    def __init__(self, port: int, nick: str = "sender") -> None:
+        self.port, self.nick = port, nick
+        self.reader: asyncio.StreamReader
+        self.writer: asyncio.StreamWriter
+
+    async def connect(self, channel: str) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(f"NICK {self.nick}\r\nUSER {self.nick} 8 * :s\r\nJOIN #{channel}\r\n".encode())
+        await self.writer.drain()
+        while True:
+            line = (await asyncio.wait_for(self.reader.readline(), 10)).decode()
+            if " 366 " in line:  # end of NAMES: joined
+                return
+
+    async def say(self, channel: str, text: str) -> None:
+        self.writer.write(f"PRIVMSG #{channel} :{text}\r\n".encode())
+        await self.writer.drain()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+def settings_for(port: int, **kw: object) -> DanmakuSettings:
+    base: dict[str, object] = {
+        "twitch_host": "127.0.0.1",
+        "twitch_port": port,
+        "reconnect_base_s": 0.05,
+        "reconnect_max_s": 0.5,
+    }
+    base.update(kw)
+    return DanmakuSettings.from_dict(base)
+
+
+async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def run(coro: Awaitable[None]) -> None:
+    asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``cond`` from synchronous test code (TestClient tests)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,7 +1,9 @@
 """A real IRC server (Debian's ``ngircd``) on loopback for the IRC client tests.
 
 Started in the foreground (``-n``) with a generated config on a free port; ``restart()`` stops and
-starts it on the same port (clients see a dropped connection); always stopped at teardown.
+starts it on the same port (clients see a dropped connection); always stopped at teardown. The nick length
+is ngircd's stock default (9, RFC 2812) unless ``max_nick_length`` is given, so the anonymous
+``justinfanNNNNNNNN`` nick is refused (432) as on any stock server and the client has to pick another.
 Needs the Debian package ``ngircd`` (``apt-get install -y ngircd``); tests skip with that reason otherwise.
 """
 
@@ -28,7 +30,14 @@ def free_port() -> int:
 
 
 class NgircdServer:
-    def __init__(self, workdir: Path, *, ping_timeout: int = 120, password: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        ping_timeout: int = 120,
+        password: str | None = None,
+        max_nick_length: int | None = None,
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.ping_timeout = ping_timeout
@@ -47,8 +56,8 @@ class NgircdServer:
             f"PidFile = {workdir / 'ngircd.pid'}\n"
             + (f"Password = {password}\n" if password else "")
             + "[Limits]\n"
-            "MaxNickLength = 31\n"
-            f"PingTimeout = {ping_timeout}\n"
+            + (f"MaxNickLength = {max_nick_length}\n" if max_nick_length else "")
+            + f"PingTimeout = {ping_timeout}\n"
             "PongTimeout = 20\n"
             "MaxConnectionsIP = 0\n"
             "[Options]\n"
@@ -104,7 +113,7 @@ def _require_ngircd() -> None:
 
 @pytest.fixture
 def ngircd_factory(tmp_path: Path) -> Iterator[Callable[..., NgircdServer]]:
-    """``make(ping_timeout=..., password=...)`` starts another server; all are stopped at teardown."""
+    """``make(ping_timeout=..., password=..., max_nick_length=...)`` starts another server; all are stopped at teardown."""
     _require_ngircd()
     servers: list[NgircdServer] = []
 

@@ -13,7 +13,6 @@ import random
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -25,7 +24,6 @@ from ishowtts.danmaku.irc import (
     unescape_tag_value,
 )
 from ishowtts.danmaku.message import ChatMessage
-from ishowtts.danmaku.settings import DanmakuSettings
 from ishowtts.danmaku.twitch import TwitchIrcClient, backoff_delay
 
 # ---- recorded Twitch lines ------------------------------------------------------------------------
@@ -155,132 +153,85 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
 # ---- live tests against ngircd --------------------------------------------------------------------
 
 
-class Sender:
-    """A second, raw IRC connection that joins a channel and speaks in it."""
-
-    def __init__(self, port: int, nick: str = "sender") -> None:
-        self.port, self.nick = port, nick
-        self.reader: asyncio.StreamReader
-        self.writer: asyncio.StreamWriter
-
-    async def connect(self, channel: str) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"NICK {self.nick}\r\nUSER {self.nick} 8 * :s\r\nJOIN #{channel}\r\n".encode())
-        await self.writer.drain()
-        while True:
-            line = (await asyncio.wait_for(self.reader.readline(), 10)).decode()
-            if " 366 " in line:  # end of NAMES: joined
-                return
-
-    async def say(self, channel: str, text: str) -> None:
-        self.writer.write(f"PRIVMSG #{channel} :{text}\r\n".encode())
-        await self.writer.drain()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
-
-
-def settings_for(port: int, **kw: object) -> DanmakuSettings:
-    base: dict[str, object] = {
-        "twitch_host": "127.0.0.1",
-        "twitch_port": port,
-        "reconnect_base_s": 0.05,
-        "reconnect_max_s": 0.5,
-    }
-    base.update(kw)
-    return DanmakuSettings.from_dict(base)
-
-
-async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def run(coro: Awaitable[None]) -> None:
-    asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
-
-
-def test_join_and_receive(ngircd) -> None:
+def test_join_and_receive(h, ngircd) -> None:
     got: list[ChatMessage] = []
 
     async def main() -> None:
-        client = TwitchIrcClient(settings_for(ngircd.port), got.append, rng=random.Random(3))
+        client = TwitchIrcClient(h.settings_for(ngircd.port), got.append, rng=random.Random(3))
         assert client.nick.startswith("justinfan") and client.token is None
         await client.join("https://www.twitch.tv/Streamer")
         await client.join("otherchan")
         await client.start()
-        await until(lambda: client.joined == {"streamer", "otherchan"}, what="join")
+        await h.until(lambda: client.joined == {"streamer", "otherchan"}, what="join")
         assert client.connected and client.status()["joined"] == ["otherchan", "streamer"]
-        sender = Sender(ngircd.port)
+        sender = h.Sender(ngircd.port)
         await sender.connect("streamer")
         await sender.say("streamer", "hello world")
         await sender.say("streamer", "你好，世界 ünïcödé")
         await sender.say("streamer", "\x01ACTION dances\x01")
-        await until(lambda: len(got) == 3, what="3 messages")
+        await h.until(lambda: len(got) == 3, what="3 messages")
         await client.part("otherchan")
-        await until(lambda: client.joined == {"streamer"}, what="part")
+        await h.until(lambda: client.joined == {"streamer"}, what="part")
         sender.close()
         await client.stop()
         assert client.state == "stopped"
 
-    run(main())
+    h.run(main())
     assert [m.text for m in got] == ["hello world", "你好，世界 ünïcödé", "\x01ACTION dances\x01"]
     assert {(m.platform, m.channel, m.username) for m in got} == {("twitch", "streamer", "sender")}
     assert len({m.id for m in got}) == 3
 
 
-def test_server_restart_reconnects_without_duplicates(ngircd) -> None:
+def test_server_restart_reconnects_without_duplicates(h, ngircd) -> None:
     got: list[ChatMessage] = []
 
     async def main() -> None:
-        client = TwitchIrcClient(settings_for(ngircd.port), got.append)
+        client = TwitchIrcClient(h.settings_for(ngircd.port), got.append)
         await client.join("streamer")
         await client.start()
-        await until(lambda: "streamer" in client.joined, what="join")
-        sender = Sender(ngircd.port)
+        await h.until(lambda: "streamer" in client.joined, what="join")
+        sender = h.Sender(ngircd.port)
         await sender.connect("streamer")
         await sender.say("streamer", "before restart")
-        await until(lambda: len(got) == 1, what="first message")
+        await h.until(lambda: len(got) == 1, what="first message")
         sender.close()
 
         await asyncio.to_thread(ngircd.restart)
-        await until(lambda: client.connects >= 2 and "streamer" in client.joined, 20, "rejoin after restart")
+        await h.until(
+            lambda: client.connects >= 2 and "streamer" in client.joined, 20, "rejoin after restart"
+        )
         assert client.reconnects >= 1
-        sender = Sender(ngircd.port, "sender2")
+        sender = h.Sender(ngircd.port, "sender2")
         await sender.connect("streamer")
         for i in range(5):
             await sender.say("streamer", f"after restart {i}")
-        await until(lambda: len(got) == 6, what="messages after restart")
+        await h.until(lambda: len(got) == 6, what="messages after restart")
         await asyncio.sleep(0.5)  # anything duplicated would arrive now
         sender.close()
         await client.stop()
         assert client.connects == 2  # exactly one new session, no parallel connections
 
-    run(main())
+    h.run(main())
     assert [m.text for m in got] == ["before restart"] + [f"after restart {i}" for i in range(5)]
 
 
-def test_answers_server_ping(ngircd_factory) -> None:
+def test_answers_server_ping(h, ngircd_factory) -> None:
     server = ngircd_factory(ping_timeout=1)
 
     async def main() -> None:
-        client = TwitchIrcClient(settings_for(server.port), lambda m: None)
+        client = TwitchIrcClient(h.settings_for(server.port), lambda m: None)
         await client.start()
-        await until(lambda: client.connected, what="login")
-        await until(lambda: client.pings_answered >= 2, 15, "two server PINGs answered")
+        await h.until(lambda: client.connected, what="login")
+        await h.until(lambda: client.pings_answered >= 2, 15, "two server PINGs answered")
         assert client.connects == 1 and client.reconnects == 0
         await client.stop()
 
-    run(main())
+    h.run(main())
 
 
-def test_own_ping_keeps_idle_connection_alive(ngircd) -> None:
+def test_own_ping_keeps_idle_connection_alive(h, ngircd) -> None:
     async def main() -> None:
-        client = TwitchIrcClient(settings_for(ngircd.port, idle_timeout_s=1.2), lambda m: None)
+        client = TwitchIrcClient(h.settings_for(ngircd.port, idle_timeout_s=1.2), lambda m: None)
         sent: list[str] = []
         send = client._send
 
@@ -290,16 +241,16 @@ def test_own_ping_keeps_idle_connection_alive(ngircd) -> None:
 
         client._send = spy  # type: ignore[method-assign]
         await client.start()
-        await until(lambda: client.connected, what="login")
+        await h.until(lambda: client.connected, what="login")
         await asyncio.sleep(4.0)  # several idle periods: our PING is answered by the server's PONG
         assert client.connected and client.connects == 1 and client.reconnects == 0
         assert sent.count("PING :ishowtts") >= 2
         await client.stop()
 
-    run(main())
+    h.run(main())
 
 
-def test_silent_server_triggers_reconnect_with_backoff() -> None:
+def test_silent_server_triggers_reconnect_with_backoff(h) -> None:
     accepted: list[float] = []
 
     async def main() -> None:
@@ -312,40 +263,41 @@ def test_silent_server_triggers_reconnect_with_backoff() -> None:
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         client = TwitchIrcClient(
-            settings_for(port, idle_timeout_s=0.1, reconnect_base_s=0.05), lambda m: None
+            h.settings_for(port, idle_timeout_s=0.1, reconnect_base_s=0.05), lambda m: None
         )
         await client.start()
-        await until(lambda: len(accepted) >= 3, 10, "3 connection attempts")
+        await h.until(lambda: len(accepted) >= 3, 10, "3 connection attempts")
         assert client.state in ("connecting", "backoff") and "PING" in (client.last_error or "")
+        assert client.status()["error"]["message"] == "Twitch stopped answering (no reply to our PING)"
         await client.stop()
         server.close()
 
-    run(main())
+    h.run(main())
 
 
-def test_oauth_login_with_token_forms(ngircd_factory) -> None:
+def test_oauth_login_with_token_forms(h, ngircd_factory) -> None:
     server = ngircd_factory(password="oauth:s3cret")
 
     async def main() -> None:
         ok = TwitchIrcClient(
-            settings_for(server.port, oauth_token="#access_token=s3cret&scope=chat%3Aread", nick="MyBot"),
+            h.settings_for(server.port, oauth_token="#access_token=s3cret&scope=chat%3Aread", nick="MyBot"),
             lambda m: None,
         )
         assert ok.token == "oauth:s3cret" and ok.nick == "mybot"
         await ok.join("streamer")
         await ok.start()
-        await until(lambda: "streamer" in ok.joined, what="authenticated join")
+        await h.until(lambda: "streamer" in ok.joined, what="authenticated join")
         assert ok.status()["anonymous"] is False
         bad = TwitchIrcClient(
-            settings_for(server.port, oauth_token="Bearer wrong", nick="other"), lambda m: None
+            h.settings_for(server.port, oauth_token="Bearer wrong", nick="other"), lambda m: None
         )
         await bad.start()
-        await until(lambda: bad.reconnects >= 1, what="rejected login")
+        await h.until(lambda: bad.reconnects >= 1, what="rejected login")
         assert not bad.connected and bad.last_error
         await bad.stop()
         await ok.stop()
 
-    run(main())
+    h.run(main())
 
 
 # ---- SOCKS5 ---------------------------------------------------------------------------------------
@@ -410,41 +362,42 @@ async def start_socks5_proxy(user: str | None = None, pw: str | None = None) -> 
 
 
 @pytest.mark.parametrize("auth", [False, True])
-def test_via_socks5_proxy(ngircd, auth: bool) -> None:
+def test_via_socks5_proxy(h, ngircd, auth: bool) -> None:
     got: list[ChatMessage] = []
 
     async def main() -> None:
         proxy, log = await start_socks5_proxy("u", "p@ss") if auth else await start_socks5_proxy()
         pport = proxy.sockets[0].getsockname()[1]
         url = f"socks5://u:p%40ss@127.0.0.1:{pport}" if auth else f"socks5://127.0.0.1:{pport}"
-        client = TwitchIrcClient(settings_for(ngircd.port, socks5_proxy=url), got.append)
+        client = TwitchIrcClient(h.settings_for(ngircd.port, socks5_proxy=url), got.append)
         await client.join("streamer")
         await client.start()
-        await until(lambda: "streamer" in client.joined, what="join through proxy")
+        await h.until(lambda: "streamer" in client.joined, what="join through proxy")
         assert log == [("127.0.0.1", ngircd.port)]
-        sender = Sender(ngircd.port)
+        sender = h.Sender(ngircd.port)
         await sender.connect("streamer")
         await sender.say("streamer", "through the proxy")
-        await until(lambda: len(got) == 1, what="message through proxy")
+        await h.until(lambda: len(got) == 1, what="message through proxy")
         sender.close()
         await client.stop()
         proxy.close()
 
-    run(main())
+    h.run(main())
     assert got[0].text == "through the proxy"
 
 
-def test_socks5_bad_credentials_reported() -> None:
+def test_socks5_bad_credentials_reported(h) -> None:
     async def main() -> None:
         proxy, _ = await start_socks5_proxy("u", "right")
         pport = proxy.sockets[0].getsockname()[1]
         client = TwitchIrcClient(
-            settings_for(1, socks5_proxy=f"socks5://u:wrong@127.0.0.1:{pport}"), lambda m: None
+            h.settings_for(1, socks5_proxy=f"socks5://u:wrong@127.0.0.1:{pport}"), lambda m: None
         )
         await client.start()
-        await until(lambda: client.reconnects >= 1, what="failed attempt")
+        await h.until(lambda: client.reconnects >= 1, what="failed attempt")
         assert "username/password" in (client.last_error or "")
+        assert client.status()["error"]["kind"] == "proxy"
         await client.stop()
         proxy.close()
 
-    run(main())
+    h.run(main())

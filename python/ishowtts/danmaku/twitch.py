@@ -1,6 +1,6 @@
 """Twitch chat over IRC (asyncio, no bot framework).
 
-One connection joins any number of channels. Login is anonymous (``justinfan`` + random digits,
+One connection joins any number of channels. Login is anonymous (``justinfan`` + 8 random digits,
 read-only) unless an OAuth token is configured (``oauth:...``, ``#access_token=...`` or ``Bearer ...``,
 with the account's login as ``nick``). On connect: ``CAP REQ :twitch.tv/tags twitch.tv/commands
 twitch.tv/membership``, ``PASS``, ``NICK``, ``USER``, ``CAP END``; after the welcome (001) every wanted
@@ -8,6 +8,13 @@ channel is joined. ``PING`` is answered with ``PONG``; silence for ``idle_timeou
 ``PING`` and a second silent period drops the connection. Any error, ``RECONNECT`` or server close leads
 to a reconnect after an exponential backoff with jitter (reset after a successful login). Host and port
 come from settings (tests use a local ngircd); an optional SOCKS5 proxy is used for the TCP connection.
+
+Nicknames: a stock IRC server may refuse the anonymous Twitch nick during registration: ``432`` (too
+long: RFC 1459's limit is 9 characters, ngircd's default) or ``433`` (in use). The client then tries
+another anonymous nick on the same connection (``jf`` + 7 digits after a 432, a fresh random one after a
+433), at most ``MAX_NICK_TRIES`` per connection, and then fails with :class:`IrcNickError`. A nick chosen
+by the user (with a token) is never replaced. Every failure is kept as a :class:`Problem` (plain words
+plus the raw error, see ``errors.py``) in :meth:`TwitchIrcClient.status` until the next successful login.
 """
 
 from __future__ import annotations
@@ -16,9 +23,20 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from ishowtts.danmaku.errors import (
+    IrcClosedError,
+    IrcIdleTimeout,
+    IrcLoginError,
+    IrcNickError,
+    Problem,
+    explain,
+    never_resolves,
+)
 from ishowtts.danmaku.irc import (
     IrcLine,
     normalise_channel,
@@ -35,11 +53,10 @@ log = logging.getLogger(__name__)
 
 CAPS = "twitch.tv/tags twitch.tv/commands twitch.tv/membership"
 _LOGIN_FAILURES = ("login authentication failed", "improperly formatted auth", "login unsuccessful")
+_BAD_PASSWORD = ("password", "access denied", "authentication")
 _CONNECT_TIMEOUT_S = 15.0
-
-
-class IrcLoginError(ConnectionError):
-    pass
+MAX_NICK_TRIES = 5  # nicknames offered per connection before giving up with IrcNickError
+SHORT_NICK_LEN = 9  # RFC 1459's NICKLEN, still ngircd's default: "jf" + 7 digits
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -61,6 +78,8 @@ class TwitchIrcClient:
         self.settings = settings
         self._on_message = on_message
         self._rng = rng or random.Random()
+        self._short_nick = False  # the server refused the long anonymous form (432)
+        self._nick_rejections: list[tuple[str, str]] = []
         self.token = normalise_oauth_token(settings.oauth_token) if settings.oauth_token else None
         self.nick = settings.nick.lower() if self.token and settings.nick else self._anonymous_nick()
         self.wanted: set[str] = set()
@@ -70,7 +89,8 @@ class TwitchIrcClient:
         self.reconnects = 0
         self.messages = 0
         self.pings_answered = 0
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the raw error (kept for logs); ``problem`` has plain words
+        self.problem: Problem | None = None
         self.connected_since: float | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
@@ -130,6 +150,7 @@ class TwitchIrcClient:
             "reconnects": self.reconnects,
             "messages": self.messages,
             "last_error": self.last_error,
+            "error": self.problem.as_dict() if self.problem else None,
         }
 
     # ---- connection loop -------------------------------------------------------------------
@@ -139,13 +160,13 @@ class TwitchIrcClient:
             self._registered = False
             try:
                 await self._session()
-                self.last_error = "server closed the connection"
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncio.TimeoutError, ValueError) as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                if not self._stopping:  # the server's answer to our QUIT is no failure
+                    self._fail(exc)
             except Exception as exc:  # never let the loop die: log, back off, retry
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._fail(exc)
                 log.exception("twitch irc session failed unexpectedly")
             finally:
                 self._close()
@@ -160,12 +181,32 @@ class TwitchIrcClient:
             self.reconnects += 1
             log.warning(
                 "twitch irc disconnected; reconnecting",
-                extra=kv(error=self.last_error, attempt=attempt, delay_s=round(delay, 3)),
+                extra=kv(
+                    kind=self.problem.kind if self.problem else None,
+                    reason=self.problem.message if self.problem else None,
+                    error=self.last_error,
+                    attempt=attempt,
+                    delay_s=round(delay, 3),
+                ),
             )
             await asyncio.sleep(delay)
 
+    def _fail(self, exc: BaseException) -> None:
+        proxy = urlsplit(self.settings.socks5_proxy) if self.settings.socks5_proxy else None
+        self.problem = explain(
+            exc,
+            host=self.settings.twitch_host,
+            port=self.settings.twitch_port,
+            proxy=f"{proxy.hostname}:{proxy.port}" if proxy else None,
+            connect_timeout_s=_CONNECT_TIMEOUT_S,
+        )
+        self.last_error = self.problem.detail
+
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         host, port = self.settings.twitch_host, self.settings.twitch_port
+        lookup = urlsplit(self.settings.socks5_proxy).hostname if self.settings.socks5_proxy else host
+        if lookup and never_resolves(lookup):  # RFC 6761: fail at once, ask no resolver
+            raise socket.gaierror(socket.EAI_NONAME, f"Name or service not known ({lookup})")
         if self.settings.socks5_proxy:
             return await open_connection_via_socks5(
                 self.settings.socks5_proxy, host, port, timeout=_CONNECT_TIMEOUT_S
@@ -173,10 +214,14 @@ class TwitchIrcClient:
         return await asyncio.wait_for(asyncio.open_connection(host, port), _CONNECT_TIMEOUT_S)
 
     async def _session(self) -> None:
+        """One connection, from connect to the first error (always raises; the loop reconnects)."""
         self.state = "connecting"
         reader, writer = await self._connect()
         self._writer = writer
         self.connects += 1
+        self._nick_rejections = []
+        if self.token is None and self._short_nick and len(self.nick) > SHORT_NICK_LEN:
+            self.nick = self._anonymous_nick()
         await self._send(f"CAP REQ :{CAPS}")
         if self.token:
             await self._send(f"PASS {self.token}")
@@ -189,12 +234,12 @@ class TwitchIrcClient:
                 raw = await asyncio.wait_for(reader.readline(), self.settings.idle_timeout_s)
             except asyncio.TimeoutError:
                 if ping_pending:
-                    raise TimeoutError("no answer to our PING") from None
+                    raise IrcIdleTimeout("no answer to our PING") from None
                 ping_pending = True
                 await self._send("PING :ishowtts")
                 continue
             if not raw:
-                return
+                raise IrcClosedError("")
             ping_pending = False
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not text:
@@ -204,10 +249,10 @@ class TwitchIrcClient:
             except ValueError:
                 log.debug("unparseable irc line", extra=kv(line=text[:200]))
                 continue
-            if await self._handle(line) is False:
-                return
+            await self._handle(line)
 
-    async def _handle(self, line: IrcLine) -> bool:
+    async def _handle(self, line: IrcLine) -> None:
+        """React to one line; raises to end the session (the loop reconnects)."""
         cmd = line.command
         if cmd == "PING":
             await self._send("PONG :" + (line.params[-1] if line.params else "tmi.twitch.tv"))
@@ -217,6 +262,7 @@ class TwitchIrcClient:
             self.state = "connected"
             self.connected_since = time.time()
             self.last_error = None
+            self.problem = None
             log.info("twitch irc logged in", extra=kv(nick=self.nick, channels=",".join(sorted(self.wanted))))
             if self.wanted:
                 await self._send("JOIN " + ",".join(f"#{c}" for c in sorted(self.wanted)))
@@ -243,20 +289,36 @@ class TwitchIrcClient:
             log.info("twitch irc notice", extra=kv(notice=notice[:200]))
         elif cmd == "RECONNECT":
             log.info("twitch irc asked us to reconnect")
-            return False
+            raise IrcClosedError("it asked us to reconnect")
         elif cmd == "ERROR":
-            self.last_error = "server ERROR: " + (line.params[-1] if line.params else "")
-            return False
-        elif cmd == "433" and self.token is None and not self._registered:
-            # Anonymous nick taken (e.g. our previous session not yet reaped): pick another one.
-            self.nick = self._anonymous_nick()
-            await self._send(f"NICK {self.nick}")
-        elif cmd in ("433", "432"):  # nickname in use / erroneous
-            raise IrcLoginError(f"nickname {self.nick!r} rejected: {line.params[-1] if line.params else cmd}")
-        return True
+            reason = line.params[-1] if line.params else ""
+            if not self._registered and any(s in reason.lower() for s in _BAD_PASSWORD):
+                raise IrcLoginError(reason)
+            raise IrcClosedError(reason)
+        elif cmd in ("432", "433"):  # erroneous nickname / nickname in use
+            if not self._registered:
+                await self._nick_rejected(line)
+            else:  # we never change our nick after login
+                log.warning("twitch irc nick reply after login ignored", extra=kv(line=" ".join(line.params)))
+
+    async def _nick_rejected(self, line: IrcLine) -> None:
+        reason = f"{line.command} {line.params[-1] if len(line.params) > 1 else ''}".strip()
+        self._nick_rejections.append((self.nick, reason))
+        if self.token is not None or len(self._nick_rejections) >= MAX_NICK_TRIES:
+            raise IrcNickError(self._nick_rejections, chosen_by_user=self.token is not None)
+        if line.command == "432":
+            self._short_nick = True
+        rejected, self.nick = self.nick, self._anonymous_nick()
+        log.info(
+            "twitch irc nickname refused; trying another",
+            extra=kv(nick=rejected, reason=reason, next=self.nick, attempt=len(self._nick_rejections)),
+        )
+        await self._send(f"NICK {self.nick}")
 
     def _anonymous_nick(self) -> str:
-        return f"justinfan{self._rng.randint(10_000, 99_999_999)}"
+        if self._short_nick:
+            return "jf" + str(self._rng.randint(0, 10 ** (SHORT_NICK_LEN - 2) - 1)).zfill(SHORT_NICK_LEN - 2)
+        return f"justinfan{self._rng.randint(10_000_000, 99_999_999)}"  # Twitch's anonymous form
 
     # ---- io --------------------------------------------------------------------------------
     async def _send(self, line: str) -> None:
