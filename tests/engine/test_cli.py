@@ -77,6 +77,33 @@ def test_synth_missing_weights_is_clear(
     assert rc == 1
     err = capsys.readouterr().err
     assert "missing.safetensors" in err and "python -m ishowtts download" in err
+    assert 'python -m ishowtts synth "text" --engine espeak -o out.wav' in err  # the way on without weights
+
+
+def test_synth_espeak_needs_no_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ishowtts.engine.backend import SynthesisParams, VoiceReference
+    from ishowtts.engine.espeak import EspeakBackend
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    text = "Hello from espeak. A second sentence."
+    out = tmp_path / "espeak.wav"
+    assert main(["synth", text, "--engine", "espeak", "-o", str(out)]) == 0
+    audio, rate = sf.read(out, dtype="float32")
+    ref = VoiceReference(id="x", audio=None, sample_rate=0, text="", language="en")
+    expected = EspeakBackend().synthesize(text, ref, SynthesisParams())
+    assert rate == SR and len(audio) > SR  # over a second of speech
+    assert abs(len(audio) - len(expected)) < 0.05 * len(expected)  # espeak-ng's, give or take its pauses
+    assert float(np.sqrt(np.mean(audio**2))) > 0.01
+    assert str(out) in capsys.readouterr().out
+
+
+def test_synth_f5_needs_a_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "hi", "-o", str(tmp_path / "o.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "--voice and --ref-text are required with --engine f5" in err and "--engine espeak" in err
+    assert not (tmp_path / "o.wav").exists()
 
 
 def test_synth_bad_voice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,3 +127,41 @@ def test_download_offline_error(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["download", "--model", "F5TTS_Base", "--cache-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "HF_HUB_OFFLINE" in err and "F5TTS_Base/model_1200000.safetensors" in err
+    assert "python -m ishowtts download" not in err  # says what to do instead of "run me again"
+    assert "[engine] ckpt" in err
+    # the paths it names are where the files belong: put them there and the same command succeeds
+    targets = [Path(line.split("-> ", 1)[1]) for line in err.splitlines() if line.strip().startswith("-> ")]
+    assert len(targets) == 4 and all(str(t).startswith(str(tmp_path)) for t in targets)
+    for t in targets:
+        t.parent.mkdir(parents=True, exist_ok=True)
+        t.write_bytes(b"x")
+    assert main(["download", "--model", "F5TTS_Base", "--cache-dir", str(tmp_path)]) == 0
+    assert f"checkpoint: {targets[0]}" in capsys.readouterr().out
+
+
+def test_serve_prints_one_banner_with_the_reason_health_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve` without weights: one banner; its reason, the log field and /api/health are the same line."""
+    import uvicorn
+    from fastapi.testclient import TestClient
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    served: list = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
+    assert main(["serve", "--data-dir", str(tmp_path / "data"), "--port", "1"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        err.count("RUNNING ON THE espeak-ng FALLBACK ENGINE") == 1 and err.count("=" * 78) == 2
+    )  # one banner
+    reason = next(line for line in err.splitlines() if line.startswith("Reason: "))[len("Reason: ") :]
+    assert reason.endswith("run `python -m ishowtts download` or set those keys") and str(cache) in reason
+    assert f'fallback_reason="{reason}"' in err  # the log field: the same, whole
+    with TestClient(served[0]) as client:
+        health = client.get("/api/health").json()
+    assert health["fallback"] is True and health["fallback_reason"] == reason
+    assert health["engine_label"] == "espeak-ng (fallback)"

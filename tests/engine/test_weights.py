@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from ishowtts.engine.weights import MODELS, VOCOS_FILES, VOCOS_REPO, WeightsNotFound, resolve_weights
+from ishowtts.engine.weights import (
+    MODELS,
+    VOCOS_FILES,
+    VOCOS_REPO,
+    HubFile,
+    WeightsNotFound,
+    cache_layout_path,
+    download_weights,
+    resolve_weights,
+)
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 
@@ -146,3 +155,67 @@ def test_unreachable_hub_fails_fast_without_download(tmp_path: Path, monkeypatch
     monkeypatch.setattr(weights, "hub_reachable", lambda: False)
     with pytest.raises(WeightsNotFound, match="not reachable"):
         resolve_weights("F5TTS_v1_Base", cache_dir=tmp_path)
+
+
+def test_cache_layout_path_is_where_the_lookup_finds_files(tmp_path: Path) -> None:
+    """Without a download ever having run, files put at the printed paths (``snapshots/main``) are found."""
+    spec = MODELS["F5TTS_v1_Base"]
+    files = [spec.ckpt, spec.vocab, *(HubFile(VOCOS_REPO, name) for name in VOCOS_FILES)]
+    for f in files:
+        path = cache_layout_path(f, tmp_path)
+        assert path.parts[-len(Path(f.filename).parts) - 1] == "main"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    w = resolve_weights("F5TTS_v1_Base", cache_dir=tmp_path, allow_download=False)
+    assert w.ckpt == cache_layout_path(spec.ckpt, tmp_path)
+    assert w.sources == {"checkpoint": "cache", "vocab": "cache", "vocoder": "cache"}
+
+
+def test_cache_layout_path_follows_refs_main(tmp_path: Path) -> None:
+    put = _put(tmp_path, VOCOS_REPO, "config.yaml")  # writes refs/main -> REV
+    assert put.parent.name == REV
+    assert (
+        cache_layout_path(HubFile(VOCOS_REPO, "pytorch_model.bin"), tmp_path)
+        == put.parent / "pytorch_model.bin"
+    )
+
+
+def test_not_found_carries_what_is_missing(tmp_path: Path) -> None:
+    _fake_cache(tmp_path, vocoder=False)
+    with pytest.raises(WeightsNotFound) as info:
+        resolve_weights("F5TTS_v1_Base", cache_dir=tmp_path, allow_download=False)
+    assert [m.name for m in info.value.missing] == list(VOCOS_FILES)
+    assert info.value.cache == str(tmp_path)
+    first = str(info.value).splitlines()[0]
+    assert first == "F5-TTS weights for 'F5TTS_v1_Base' not found: missing config.yaml, pytorch_model.bin."
+
+
+def test_download_offline_says_where_files_go_not_to_rerun(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _fake_cache(tmp_path, vocoder=False)
+    with pytest.raises(WeightsNotFound) as info:
+        download_weights("F5TTS_v1_Base", cache_dir=tmp_path)
+    msg = str(info.value)
+    assert "python -m ishowtts download" not in msg  # does not send the user round in a circle
+    assert "HF_HUB_OFFLINE is set" in msg
+    for name in VOCOS_FILES:  # the exact cache path of each missing file, and its URL
+        assert f"-> {tmp_path}/models--charactr--vocos-mel-24khz/snapshots/main/{name}" in msg
+        assert f"https://huggingface.co/{VOCOS_REPO}/resolve/main/{name}" in msg
+    assert "model_1250000" not in msg  # only what is missing
+    assert "[engine] ckpt" in msg and "vocoder" in msg  # or the config keys
+
+
+def test_download_unreachable_hub_says_where_files_go(tmp_path: Path, monkeypatch) -> None:
+    import ishowtts.engine.weights as weights
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(weights, "hub_offline", lambda: False)
+    monkeypatch.setattr(weights, "hub_reachable", lambda: False)
+    with pytest.raises(WeightsNotFound) as info:
+        weights.download_weights("F5TTS_v1_Base", cache_dir=tmp_path)
+    msg = str(info.value)
+    assert msg.startswith("cannot download the F5-TTS weights: the Hugging Face hub is not reachable")
+    assert "python -m ishowtts download" not in msg
+    assert (
+        f"-> {tmp_path}/models--SWivid--F5-TTS/snapshots/main/F5TTS_v1_Base/model_1250000.safetensors" in msg
+    )

@@ -1,7 +1,9 @@
 """Hostile HTTP input: schemathesis generates requests from the server's own OpenAPI schema and sends
 them to the real app (espeak engine, real scheduler, voice store and danmaku service) over loopback.
-Must hold for every request: no 5xx and an answer within the timeout (no hang). The endless SSE route is
-left out (it never ends by design); everything else in the schema is exercised."""
+Must hold for every request: no 5xx, an answer within the timeout (no hang), and an answer that the schema
+describes: its status is documented for the operation, and so are its content type, its headers and its
+body (error bodies included: ``{"detail"}`` on /api, OpenAI's error object on /v1). The endless SSE route
+is left out (it never ends by design); everything else in the schema is exercised."""
 
 from __future__ import annotations
 
@@ -20,6 +22,13 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from ishowtts.server.app import create_app  # noqa: E402
 
 REQUEST_TIMEOUT_S = 20.0
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_headers_conformance,
+    schemathesis.checks.response_schema_conformance,
+]
 SKIP_PATHS = ("/api/danmaku/events",)  # an endless event stream
 EXAMPLES = 150
 
@@ -95,11 +104,13 @@ def _fuzz_operation(op, statuses: Counter[tuple[str, int]]):
     def run(case) -> None:
         response = case.call(timeout=REQUEST_TIMEOUT_S)  # a hang fails as a read timeout
         statuses[(op.label, response.status_code)] += 1
-        if response.status_code >= 500:
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (AssertionError, schemathesis.errors.FailureGroup) as exc:
             raise AssertionError(
-                f"{response.status_code} from {op.label}: {response.text[:300]}\n"
+                f"{response.status_code} from {op.label}: {response.text[:300]}\n{str(exc)[:1200]}\n"
                 f"reproduce: {case.as_curl_command()}"
-            )
+            ) from None
 
     return run
 
@@ -107,7 +118,7 @@ def _fuzz_operation(op, statuses: Counter[tuple[str, int]]):
 # schemathesis' own pytest plugin does not work with pytest 9 yet, so each operation gets a hypothesis
 # run of its own here (same generator, same checks).
 @pytest.mark.slow
-def test_no_server_error_and_no_hang(api_schema) -> None:
+def test_no_server_error_no_hang_and_answers_match_the_schema(api_schema) -> None:
     ops = _operations(api_schema)
     assert len(ops) >= 12, [op.label for op in ops]
     failures: list[str] = []
@@ -124,6 +135,8 @@ def test_no_server_error_and_no_hang(api_schema) -> None:
     assert called == {op.label for op in ops}, sorted({op.label for op in ops} - called)
     ok = sum(n for (_, code), n in statuses.items() if 200 <= code < 300)
     assert sum(statuses.values()) >= 5 * len(ops) and ok >= len(ops) // 2, statuses
+    errors = sum(n for (_, code), n in statuses.items() if 400 <= code < 500)
+    assert errors >= len(ops), statuses  # error bodies were checked against the schema too
     by_code: Counter[int] = Counter()
     for (_, code), n in statuses.items():
         by_code[code] += n

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import io
 import json
+import struct
 import threading
 import time
+import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,31 @@ def parse_sse(body: bytes) -> list[dict[str, Any]]:
 
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+
+
+STREAMED_SIZE = 0xFFFFFFFF  # the RIFF/data size of a streamed WAV header (length unknown)
+
+
+def wav_sizes(data: bytes) -> tuple[int, int]:
+    """The (RIFF size, data size) fields of a canonical 44-byte-header WAV (what sox reads the length from)."""
+    assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt " and data[36:40] == b"data", data[:44]
+    (riff,) = struct.unpack_from("<I", data, 4)
+    (size,) = struct.unpack_from("<I", data, 40)
+    return riff, size
+
+
+def assert_exact_wav(data: bytes, samples: int | None = None) -> int:
+    """A mono PCM16 WAV whose header sizes are the true ones, read back by Python's ``wave`` and by
+    libsndfile; returns its sample count (checked against ``samples`` when given)."""
+    riff, size = wav_sizes(data)
+    assert riff == len(data) - 8 and size == len(data) - 44, (riff, size, len(data))
+    with wave.open(io.BytesIO(data)) as w:
+        params = (w.getnframes(), w.getframerate(), w.getnchannels(), w.getsampwidth())
+    assert params == (size // 2, SR, 1, 2)
+    assert sf.info(io.BytesIO(data)).frames == size // 2
+    if samples is not None:
+        assert size // 2 == samples
+    return size // 2
 
 
 class AsgiCall:

@@ -24,6 +24,14 @@ def fake_backend() -> FakeBackend:
     return FakeBackend()
 
 
+@pytest.fixture
+def fake_app(tmp_path: Path, fake_backend: FakeBackend) -> Any:
+    """The real app (default config, data dir under tmp_path, the web page) on the fake engine."""
+    from ishowtts.server.app import create_app
+
+    return create_app(make_config(tmp_path / "data"), fake_backend)
+
+
 # ---------------------------------------------------------------------------------------------- real engines
 @pytest.fixture(scope="session")
 def espeak_backend() -> Any:

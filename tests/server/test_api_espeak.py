@@ -8,7 +8,19 @@ import base64
 
 import numpy as np
 import pytest
-from _server_helpers import SR, AsgiCall, decode, make_config, parse_sse, rms, serve_app, wait_until
+from _server_helpers import (
+    SR,
+    STREAMED_SIZE,
+    AsgiCall,
+    assert_exact_wav,
+    decode,
+    make_config,
+    parse_sse,
+    rms,
+    serve_app,
+    wait_until,
+    wav_sizes,
+)
 
 from ishowtts.server.app import create_app
 
@@ -53,15 +65,34 @@ async def test_speed_changes_duration(tmp_path, espeak_backend):
     assert len(f) < 0.75 * len(n)
 
 
+@pytest.mark.parametrize("stream", [True, False])
 @pytest.mark.parametrize("fmt", ["wav", "pcm", "mp3", "opus", "flac"])
-async def test_every_format_is_real_speech(tmp_path, espeak_backend, fmt):
+async def test_every_format_is_real_speech(tmp_path, espeak_backend, fmt, stream):
     async with serve_app(create_app(make_config(tmp_path), espeak_backend)) as client:
         r = await client.post(
-            "/v1/audio/speech", json={"input": LONG, "voice": "default", "response_format": fmt}
+            "/v1/audio/speech",
+            json={"input": LONG, "voice": "default", "response_format": fmt, "stream": stream},
         )
     assert r.status_code == 200, r.text
     audio, sr = decode(r.content, fmt)
     assert sr == SR and len(audio) / SR > 2.0 and rms(audio) > 0.01
+    assert ("content-length" in r.headers) is not stream  # stream=false: one file with its length
+
+
+async def test_readme_wavs_have_true_sizes(tmp_path, espeak_backend):
+    """The README's snippets: /api/tts and ``"stream": false`` give WAVs whose header sizes are the audio's
+    (what sox and Python's ``wave`` read the duration from); the streamed default keeps 0xFFFFFFFF."""
+    async with serve_app(create_app(make_config(tmp_path), espeak_backend)) as client:
+        tts = await client.post("/api/tts", json={"text": LONG}, headers={"Accept": "audio/wav"})
+        body = {"model": "f5-tts", "input": LONG, "voice": "default", "response_format": "wav"}
+        whole = await client.post("/v1/audio/speech", json={**body, "stream": False})
+        streamed = await client.post("/v1/audio/speech", json=body)
+    n_tts, n_whole = assert_exact_wav(tts.content), assert_exact_wav(whole.content)
+    assert 2.0 < n_tts / SR < 30.0 and abs(n_whole - n_tts) < 0.01 * n_tts  # espeak-ng varies a little
+    assert rms(decode(whole.content, "wav")[0]) > 0.01
+    assert wav_sizes(streamed.content) == (STREAMED_SIZE, STREAMED_SIZE)
+    streamed_audio, _ = decode(streamed.content, "wav")
+    assert abs(len(streamed_audio) - n_tts) < 0.01 * n_tts
 
 
 async def test_stream_arrives_in_sentence_chunks_and_sse(tmp_path, espeak_backend):

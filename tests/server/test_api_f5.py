@@ -8,7 +8,17 @@ import base64
 
 import numpy as np
 import pytest
-from _server_helpers import SR, decode, f5_engine_section, make_config, parse_sse, serve_app
+from _server_helpers import (
+    SR,
+    STREAMED_SIZE,
+    assert_exact_wav,
+    decode,
+    f5_engine_section,
+    make_config,
+    parse_sse,
+    serve_app,
+    wav_sizes,
+)
 
 from ishowtts.server.app import create_app
 
@@ -31,6 +41,8 @@ async def test_f5_health_tts_and_cache(tmp_path, f5_backend, f5_paths):
         assert second.json()["audio_base64"] == first.json()["audio_base64"]  # seeded: identical
         stats = app.state.ishowtts.scheduler.stats()
         assert stats["cache_hits"] == 1 and stats["completed"] == 1  # the repeat came from the cache
+    for r in (first, second):  # synthesised and cache hit: exact WAV sizes
+        assert_exact_wav(base64.b64decode(r.json()["audio_base64"]), first.json()["waveform_len"])
     audio, sr = decode(base64.b64decode(first.json()["audio_base64"]), "wav")
     assert sr == SR and first.json()["engine"] == "f5"
     assert len(audio) == first.json()["waveform_len"] > SR // 10
@@ -61,6 +73,23 @@ async def test_f5_streamed_speech_and_sse(tmp_path, f5_backend, f5_paths):
         pcm = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
         same, _ = decode(pcm, "pcm")
         assert len(same) == len(audio) and np.allclose(same, audio, atol=1 / 32768)  # same seed, same audio
+
+
+async def test_f5_stream_false_and_cache_hit_wav_sizes(tmp_path, f5_backend, f5_paths):
+    app = f5_app(tmp_path, f5_backend, f5_paths)
+    body = {"input": "One sentence. And another one.", "response_format": "wav", "seed": 9}
+    async with serve_app(app) as client:
+        whole = await client.post("/v1/audio/speech", json={**body, "stream": False})
+        hit = await client.post("/v1/audio/speech", json=body)  # streamed request, served from the cache
+        fresh = await client.post("/v1/audio/speech", json={**body, "seed": 10})
+        stats = app.state.ishowtts.scheduler.stats()
+    assert stats["cache_hits"] == 1 and stats["completed"] == 2
+    n = assert_exact_wav(whole.content)
+    assert n > SR // 10 and int(whole.headers["content-length"]) == len(whole.content)
+    assert hit.content == whole.content and int(hit.headers["content-length"]) == len(hit.content)
+    assert wav_sizes(fresh.content) == (STREAMED_SIZE, STREAMED_SIZE)  # synthesised as it streams
+    audio, _ = decode(whole.content, "wav")
+    assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) > 0
 
 
 async def test_f5_override_reaches_the_engine(tmp_path, f5_backend, f5_paths):

@@ -61,7 +61,7 @@ async def test_health_ready_and_voices(tmp_path, fake_backend):
         assert ov == {"voices": [{"id": "default", "name": "default"}]}
         models = (await client.get("/v1/models")).json()
         assert models["object"] == "list"
-        assert {"tts-1", "tts-1-hd", "fake-model"} <= {m["id"] for m in models["data"]}
+        assert {"f5-tts", "tts-1", "tts-1-hd"} <= {m["id"] for m in models["data"]}
 
 
 async def test_fallback_reason_is_reported(tmp_path, fake_backend):
@@ -294,10 +294,10 @@ async def test_bad_inputs_are_clear_4xx(tmp_path, fake_backend, path, body, stat
     assert fake_backend.started == 0  # nothing reached the engine
 
 
-async def test_malformed_json_is_422(tmp_path, fake_backend):
+async def test_malformed_json_is_400(tmp_path, fake_backend):
     async with serve_app(app_for(tmp_path, fake_backend)) as client:
         r = await client.post("/api/tts", content=b"{not json", headers={"content-type": "application/json"})
-    assert r.status_code == 422 and "detail" in r.json()
+    assert r.status_code == 400 and r.json()["detail"].startswith("invalid JSON at line 1, column 2: ")
 
 
 async def test_engine_failure_is_502_and_worker_survives(tmp_path, fake_backend):

@@ -1,17 +1,19 @@
 """Response encoding: every format decodes back with soundfile; streaming encoders emit bytes as chunks
 arrive and their concatenation is a valid file; PCM16 conversion contract (round half to even, clamp,
-NaN -> 0) and the native encoder's bytes when it is present."""
+NaN -> 0); WAV comes from the native encoder alone (true sizes whole, 0xFFFFFFFF streamed)."""
 
 from __future__ import annotations
 
 import io
 import struct
+import wave
 
 import numpy as np
 import pytest
 import soundfile as sf
 from _server_helpers import SR, decode
 
+from ishowtts.audio import wav as native_wav
 from ishowtts.server import encoding
 from ishowtts.server.encoding import (
     SUPPORTED_FORMATS,
@@ -101,13 +103,20 @@ def test_pcm16_conversion_contract():
     assert got == [0, 32767, -32768, 32767, -32768, 0, 2, 0, 0, 32767, -32768, 0]
 
 
-def test_native_and_numpy_paths_agree():
-    if not encoding.native_wav_available():
-        pytest.fail("the native WAV encoder (ishowtts.audio.encode_wav) is not available yet")
+def test_one_native_wav_path():
+    """Whole files and streams come from the native encoder: a whole WAV has its true sizes, a streamed
+    one the native streaming header, and both carry the same PCM16 samples."""
     x = speechlike(0.7, seed=3)
     x[::97] = 1.5
-    assert encode_pcm16(x) == encoding._numpy_pcm16(x)
-    assert encoding.encode_wav(x, SR) == encoding._wav_header(SR, 2 * len(x)) + encoding._numpy_pcm16(x)
+    whole = encode_audio(x, "wav", SR)
+    assert whole == encoding.encode_wav(x, SR) == native_wav.encode_wav(x, SR)
+    riff, data_size = struct.unpack_from("<I", whole, 4)[0], struct.unpack_from("<I", whole, 40)[0]
+    assert (riff, data_size) == (len(whole) - 8, 2 * len(x))
+    with wave.open(io.BytesIO(whole)) as w:
+        assert (w.getnframes(), w.getframerate()) == (len(x), SR)
+    enc = StreamEncoder("wav", SR)
+    assert enc.header() == native_wav.WavStreamEncoder(SR).header()
+    assert enc.encode(x) == encode_pcm16(x) == native_wav.encode_pcm16(x) == whole[44:]
 
 
 @pytest.mark.parametrize("fmt", ["aac", "ogg", "", "WAV "])

@@ -176,3 +176,160 @@ async def test_create_voice_openai(tmp_path, fake_backend):
     async with serve_app(create_app(make_config(data), FakeBackend())) as client:  # persisted
         ids = [v["id"] for v in (await client.get("/api/voices")).json()]
         assert vid in ids and len(ids) == 2
+
+
+# ---------------------------------------------------------------------------------------------- espeak warning
+WARNING_START = "stored; voice cloning needs the F5-TTS weights: "
+
+
+async def test_fallback_upload_is_stored_with_a_warning_logged_once(tmp_path, fake_backend, caplog):
+    reason = "F5 engine unavailable: no F5-TTS weights found"
+    app = create_app(make_config(tmp_path), fake_backend, fallback_reason=reason)
+    async with serve_app(app) as client:
+        with caplog.at_level("WARNING", logger="ishowtts.server.routes_voices"):
+            r = await client.post(
+                "/api/voices/default/reference",
+                data={"text": "Words."},
+                files={"audio": ("r.wav", tone_bytes(), "audio/wav")},
+            )
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["warning"].startswith(WARNING_START + reason)
+            assert body["override_audio_available"] is True  # stored all the same
+            r = await client.post(
+                "/v1/audio/voices",
+                data={"name": "Mine", "reference_text": "Hi."},
+                files={"audio_sample": ("m.wav", tone_bytes(), "audio/wav")},
+            )
+            assert r.status_code == 200, r.text
+            assert (
+                r.json()["warning"].startswith(WARNING_START + reason) and r.json()["object"] == "audio.voice"
+            )
+            r = await client.post("/api/voices/default/reference", data={"text": "Again."})
+            assert r.json()["warning"].startswith(WARNING_START)
+        logged = [rec for rec in caplog.records if "cannot clone" in rec.getMessage()]
+        assert len(logged) == 1  # once per server, not per upload
+        assert logged[0].fields["reason"] == reason  # type: ignore[attr-defined]
+        info = (await client.get("/api/voices/default/reference")).json()
+        assert info["active_reference_text"] == "Again." and info["override_audio_available"] is True
+        assert "warning" not in info  # only on uploads
+
+
+async def test_espeak_by_choice_warns_and_names_the_setting(tmp_path, fake_backend):
+    fake_backend.name = "espeak"  # engine.kind = "espeak": no fallback reason, still no cloning
+    async with serve_app(create_app(make_config(tmp_path), fake_backend)) as client:
+        r = await client.post("/api/voices/default/reference", data={"text": "Words."})
+    assert r.status_code == 200
+    assert r.json()["warning"].startswith(WARNING_START) and 'engine.kind = "espeak"' in r.json()["warning"]
+
+
+async def test_no_warning_when_f5_runs(tmp_path, fake_backend, caplog):
+    fake_backend.name = "f5"
+    async with serve_app(create_app(make_config(tmp_path), fake_backend)) as client:
+        with caplog.at_level("WARNING", logger="ishowtts.server.routes_voices"):
+            r = await client.post(
+                "/api/voices/default/reference",
+                data={"text": "Words."},
+                files={"audio": ("r.wav", tone_bytes(), "audio/wav")},
+            )
+            c = await client.post(
+                "/v1/audio/voices", data={"name": "X"}, files={"audio_sample": ("x.wav", tone_bytes())}
+            )
+    assert r.status_code == 200 and "warning" not in r.json()
+    assert c.status_code == 200 and "warning" not in c.json()
+    assert not [rec for rec in caplog.records if "cannot clone" in rec.getMessage()]
+
+
+# ---------------------------------------------------------------------------------------------- deleting voices
+async def test_delete_created_voice(tmp_path, fake_backend):
+    data = tmp_path / "data"
+    async with serve_app(create_app(make_config(data), fake_backend)) as client:
+        ids = []
+        for name, freq in (("Gone", 300.0), ("Kept", 500.0)):
+            r = await client.post(
+                "/v1/audio/voices",
+                data={"name": name, "reference_text": f"{name} words."},
+                files={"audio_sample": (f"{name}.wav", tone_bytes(freq=freq), "audio/wav")},
+            )
+            assert r.status_code == 200, r.text
+            ids.append(r.json()["id"])
+        gone, kept = ids
+        r = await client.post("/api/voices/default/reference", data={"text": "Default override."})
+        assert r.status_code == 200
+        r = await client.post(  # an override of the voice to delete goes with it
+            f"/api/voices/{gone}/reference", files={"audio": ("o.wav", tone_bytes(freq=700.0))}
+        )
+        assert r.status_code == 200
+        before = stored_files(data)
+        assert len([f for f in before if f.startswith("voices/audio/")]) == 2
+
+        r = await client.delete(f"/v1/audio/voices/{gone}")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"id": gone, "object": "audio.voice.deleted", "deleted": True}
+        after = stored_files(data)
+        assert not [f for f in after if f.startswith(("voices/audio/Gone", "overrides/audio/Gone"))]
+        assert [f for f in before if gone not in f] == after  # nothing else removed
+        listed = [v["id"] for v in (await client.get("/v1/audio/voices")).json()["voices"]]
+        assert gone not in listed and kept in listed
+        r = await client.post(
+            "/v1/audio/speech", json={"input": "Hi", "voice": gone, "response_format": "pcm"}
+        )
+        assert r.status_code == 404
+
+        again = await client.delete(f"/v1/audio/voices/{gone}")
+        assert again.status_code == 404 and "unknown voice" in again.json()["error"]["message"]
+        configured = await client.delete("/v1/audio/voices/default")
+        assert configured.status_code == 409
+        err = configured.json()["error"]
+        assert "comes from the config" in err["message"] and err["code"] == "voice_not_deletable"
+        assert (await client.delete("/v1/audio/voices/.hidden")).status_code == 404  # invalid id
+        assert stored_files(data) == after
+    async with serve_app(create_app(make_config(data), FakeBackend())) as client:  # after a restart
+        ids = [v["id"] for v in (await client.get("/api/voices")).json()]
+        assert gone not in ids and kept in ids
+        info = (await client.get("/api/voices/default/reference")).json()
+        assert info["active_reference_text"] == "Default override."
+        r = await client.post(
+            "/v1/audio/speech", json={"input": "Hi", "voice": kept, "response_format": "pcm"}
+        )
+        assert r.status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------- reference texts
+@pytest.mark.parametrize("bad", ["nul\x00byte", "esc\x1b[31m", "del\x7f", "c1\x85"])
+async def test_control_characters_in_reference_text_are_refused(tmp_path, fake_backend, bad):
+    data = tmp_path / "data"
+    async with serve_app(create_app(make_config(data), fake_backend)) as client:
+        r = await client.post("/api/voices/default/reference", data={"text": bad})
+        assert r.status_code == 400, r.text
+        assert "control character U+" in r.json()["detail"]
+        r = await client.post(
+            "/v1/audio/voices",
+            data={"name": "Ctl", "reference_text": bad},
+            files={"audio_sample": ("c.wav", tone_bytes(), "audio/wav")},
+        )
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["param"] == "reference_text" and "control character U+" in err["message"]
+        assert err["type"] == "invalid_request_error"
+        r = await client.post(
+            "/v1/audio/voices", data={"name": f"N{bad}"}, files={"audio_sample": ("c.wav", tone_bytes())}
+        )
+        assert r.status_code == 400 and r.json()["error"]["param"] == "name"
+        assert len((await client.get("/api/voices")).json()) == 1
+    assert stored_files(data) == []
+
+
+async def test_tabs_and_line_breaks_become_spaces(tmp_path, fake_backend):
+    async with serve_app(create_app(make_config(tmp_path), fake_backend)) as client:
+        r = await client.post("/api/voices/default/reference", data={"text": "line one\r\n\tline two\n"})
+        assert r.status_code == 200, r.text
+        assert r.json()["active_reference_text"] == "line one line two"
+        r = await client.post(
+            "/v1/audio/voices",
+            data={"name": "Tabbed", "text": "a\tb\nc"},
+            files={"audio_sample": ("t.wav", tone_bytes(), "audio/wav")},
+        )
+        assert r.status_code == 200, r.text
+        voices = {v["id"]: v for v in (await client.get("/api/voices")).json()}
+        assert voices[r.json()["id"]]["reference_text"] == "a b c"

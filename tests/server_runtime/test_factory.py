@@ -12,28 +12,65 @@ from ishowtts.engine.factory import BackendUnavailable, build_backend, f5_model_
 
 @pytest.fixture
 def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from huggingface_hub import constants
+
     cache = tmp_path / "hf"
     cache.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))  # read at import; the lookup uses this
     return cache
 
 
 class Marker:
     name = "espeak"
-    label = "espeak-ng (fallback)"
+
+    def __init__(self, label: str) -> None:
+        self.label = label
 
 
 def test_auto_without_weights_falls_back_loudly(empty_hf_cache, monkeypatch, caplog) -> None:
     monkeypatch.setattr(factory, "_build_espeak", Marker)
     with caplog.at_level(logging.WARNING, logger="ishowtts.engine.factory"):
         backend, reason = build_backend(EngineConfig(kind="auto"))
-    assert isinstance(backend, Marker)
-    assert reason is not None and reason.startswith("F5 engine unavailable: ") and "F5TTS_v1_Base" in reason
-    record = next(r for r in caplog.records if r.levelno == logging.WARNING)
-    assert "FALLING BACK TO espeak-ng" in record.getMessage()
-    assert "python -m ishowtts download" in record.getMessage()  # the full explanation is logged
+    assert isinstance(backend, Marker) and backend.label == "espeak-ng (fallback)"
+    assert reason is not None and reason.startswith("F5-TTS weights not found")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # one banner
+    banner = warnings[0].getMessage()
+    assert "RUNNING ON THE espeak-ng FALLBACK ENGINE" in banner and f"\nReason: {reason}\n" in banner
+    assert "python -m ishowtts download --model F5TTS_v1_Base" in banner  # the full explanation is logged
+    assert warnings[0].fields["fallback_reason"] == reason  # the log field is the same complete reason
+
+
+def test_fallback_reason_is_one_complete_line(empty_hf_cache) -> None:
+    """Not the first line of a longer message (which ended in "... download`. Missing:")."""
+    _, reason = build_backend(EngineConfig(kind="auto"))
+    assert reason is not None and "\n" not in reason
+    assert not reason.rstrip().endswith(":") and "Missing:" not in reason
+    for name in ("model_1250000.safetensors", "vocab.txt", "config.yaml", "pytorch_model.bin"):
+        assert name in reason  # every missing file is named
+    assert f"looked in {empty_hf_cache} and the config's [engine] ckpt/vocab/vocoder" in reason
+    assert reason.endswith("run `python -m ishowtts download` or set those keys")
+
+
+def test_fallback_reason_names_an_explicit_missing_file(tmp_path: Path, empty_hf_cache) -> None:
+    missing = tmp_path / "nope.safetensors"
+    _, reason = build_backend(EngineConfig(kind="auto", model="tiny", ckpt=missing))
+    assert reason is not None and str(missing) in reason and "\n" not in reason
+
+
+def test_fallback_reason_of_other_failures_is_whole() -> None:
+    reason = factory.fallback_reason(RuntimeError("CUDA error: out of memory\nwhile loading the DiT"))
+    assert reason == "F5 engine unavailable: CUDA error: out of memory while loading the DiT"
+
+
+def test_labels_agree_with_the_fallback_flag(empty_hf_cache) -> None:
+    chosen, reason = build_backend(EngineConfig(kind="espeak"))
+    assert (chosen.label, reason) == ("espeak-ng", None)
+    fallen, reason = build_backend(EngineConfig(kind="auto"))
+    assert fallen.name == "espeak" and fallen.label == "espeak-ng (fallback)" and reason
 
 
 def test_f5_without_weights_raises(empty_hf_cache) -> None:
@@ -58,7 +95,7 @@ def test_model_args() -> None:
 
 def test_espeak_kind_builds_espeak() -> None:
     backend, reason = build_backend(EngineConfig(kind="espeak"))
-    assert backend.name == "espeak" and reason is None
+    assert backend.name == "espeak" and backend.label == "espeak-ng" and reason is None
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 
 from ishowtts.config import VoiceConfig
 from ishowtts.voices import atomic
-from ishowtts.voices.store import InvalidAudio, VoiceNotFound, VoiceStore
+from ishowtts.voices.store import InvalidAudio, VoiceNotDeletable, VoiceNotFound, VoiceStore
 
 INFO_KEYS = {
     "voice_id",
@@ -23,6 +23,7 @@ INFO_KEYS = {
     "baseline_audio_available",
     "override_audio_available",
     "override_updated_at",
+    "created_at",
 }
 
 
@@ -296,3 +297,83 @@ def test_default_voice_and_bad_config(tmp_path: Path) -> None:
     bad.write_bytes(b"junk" * 100)
     with pytest.raises(InvalidAudio, match="voice 'a'"):
         VoiceStore(tmp_path, [VoiceConfig(id="a", reference_audio=bad)], "e", "E")
+
+
+def test_delete_created_voice(setup, h) -> None:
+    make, data, _ = setup
+    store = make()
+    gone = store.create_voice("Gone", h.encode(h.tone(1.0, freq=300.0)), None, "bye")
+    kept = store.create_voice("Kept", h.encode(h.tone(1.0, freq=350.0)), None, "hi")
+    store.set_override(gone.id, text="x", audio=h.encode(h.tone(1.0, freq=700.0)))
+    store.set_override("zeta", text="zeta override")
+    store.delete_voice(gone.id)
+    assert [e.id for e in store.list()] == ["Kept", "alpha", "zeta"]
+    with pytest.raises(VoiceNotFound):
+        store.get(gone.id)
+    with pytest.raises(VoiceNotFound):
+        store.delete_voice(gone.id)  # a second delete: unknown
+    assert not [f for f in files_under(data) if "Gone" in f]
+    index = json.loads((data / "voices" / "voices.json").read_text())
+    assert [v["id"] for v in index["voices"]] == [kept.id]
+    assert set(json.loads((data / "overrides" / "overrides.json").read_text())["voices"]) == {"zeta"}
+    again = make()
+    assert [e.id for e in again.list()] == ["Kept", "alpha", "zeta"]
+    assert again.get("zeta").text == "zeta override" and again.get(kept.id).text == "hi"
+    # the id is free again, and a new voice under it starts clean
+    assert store.create_voice("Gone", h.encode(h.tone(1.0)), None, "new").id == "Gone"
+    assert store.get("Gone").text == "new" and not store.reference_info("Gone")["override_audio_available"]
+
+
+def test_configured_and_default_voices_cannot_be_deleted(tmp_path: Path, h) -> None:
+    s = VoiceStore(tmp_path, [VoiceConfig(id="a")], "e", "E")
+    with pytest.raises(VoiceNotDeletable, match="'a' comes from the config"):
+        s.delete_voice("a")
+    created = s.create_voice("Mine", h.encode(h.tone(1.0)), None, "t")
+    s2 = VoiceStore(tmp_path, [VoiceConfig(id="a")], "e", "E", default_voice=created.id)
+    with pytest.raises(VoiceNotDeletable, match="is the default voice"):
+        s2.delete_voice(created.id)
+    assert created.id in s2 and created.id in VoiceStore(tmp_path, [VoiceConfig(id="a")], "e", "E")
+
+
+def test_failed_delete_changes_nothing(setup, h, monkeypatch) -> None:
+    make, data, _ = setup
+    store = make()
+    v = store.create_voice("V", h.encode(h.tone(1.0)), None, "t")
+    before = files_under(data)
+    monkeypatch.setattr(atomic.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        store.delete_voice(v.id)
+    monkeypatch.undo()
+    assert v.id in store and files_under(data) == before and v.id in make()
+
+
+def test_shadowed_created_voice_survives_other_writes(tmp_path: Path, h) -> None:
+    s = VoiceStore(tmp_path, [VoiceConfig(id="a")], "e", "E")
+    hidden = s.create_voice("b", h.encode(h.tone(1.0)), None, "hidden one")
+    s2 = VoiceStore(tmp_path, [VoiceConfig(id="a"), VoiceConfig(id="b")], "e", "E")  # config now has "b"
+    s2.create_voice("c", h.encode(h.tone(1.0, freq=500.0)), None, "another")
+    s3 = VoiceStore(tmp_path, [VoiceConfig(id="a")], "e", "E")  # "b" left the config again
+    assert s3.get(hidden.id).text == "hidden one" and "c" in s3
+
+
+def test_kept_override_does_not_attach_to_a_new_voice(tmp_path: Path, h) -> None:
+    VoiceStore(tmp_path, [VoiceConfig(id="a"), VoiceConfig(id="b")], "e", "E").set_override("b", text="bee")
+    s = VoiceStore(tmp_path, [VoiceConfig(id="a")], "e", "E")
+    created = s.create_voice("b", h.encode(h.tone(1.0)), None, "mine")
+    assert created.id == "b-2" and s.get(created.id).text == "mine"
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\x1b", "x\x7fy"])
+def test_control_characters_in_texts_are_refused(setup, h, bad: str) -> None:
+    make, data, _ = setup
+    store = make()
+    with pytest.raises(ValueError, match="text: contains the control character"):
+        store.set_override("zeta", text=bad)
+    with pytest.raises(ValueError, match="text: contains the control character"):
+        store.create_voice("x", h.encode(h.tone(1.0)), None, bad)
+    with pytest.raises(ValueError, match="name: contains the control character"):
+        store.create_voice(bad, h.encode(h.tone(1.0)), None, "ok")
+    assert files_under(data) == [] and store.get("zeta").text == "baseline words"
+    assert (
+        store.set_override("zeta", text="tab\there\nnewline")["active_reference_text"] == "tab here newline"
+    )

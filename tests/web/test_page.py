@@ -157,6 +157,12 @@ def test_override_upload_round_trips(page: Any, live_server: Any, tmp_path: Path
     pg.wait_for_function(
         "document.querySelector('#ref-override-audio').src.startsWith('blob:')", timeout=15000
     )
+    # espeak-ng cannot clone: the upload is stored, and a banner says why nothing sounds different
+    assert pg.is_visible("#ref-warning")
+    assert pg.inner_text("#ref-warning-text").startswith("stored; voice cloning needs the F5-TTS weights: ")
+    pg.click("#ref-warning-close")
+    assert pg.is_hidden("#ref-warning")
+    assert pg.is_hidden("#voice-delete")  # a configured voice cannot be deleted
     info = httpx.get(f"{live_server.url}/api/voices/{voice}/reference", timeout=10).json()
     assert info["override_reference_text"] == "my new reference transcript"
     assert info["override_audio_available"] is True
@@ -178,6 +184,35 @@ def test_override_upload_round_trips(page: Any, live_server: Any, tmp_path: Path
         ]
         is False
     )
+    assert errors.all() == []
+
+
+def test_delete_a_created_voice(page: Any, live_server: Any) -> None:
+    pg, errors = page
+    buf = io.BytesIO()
+    t = np.arange(24_000) / 24_000
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 24_000, format="WAV")
+    r = httpx.post(
+        f"{live_server.url}/v1/audio/voices",
+        data={"name": "zz-page-voice", "reference_text": "words"},
+        files={"audio_sample": ("v.wav", buf.getvalue(), "audio/wav")},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    vid = r.json()["id"]
+    open_page(pg, live_server)
+    pg.wait_for_function(f"[...document.querySelectorAll('#voice option')].some(o => o.value === '{vid}')")
+    pg.select_option("#voice", vid)
+    pg.wait_for_selector("#voice-delete:not([hidden])", timeout=15000)
+    pg.once("dialog", lambda d: d.accept())
+    pg.click("#voice-delete")
+    pg.wait_for_function(
+        f"![...document.querySelectorAll('#voice option')].some(o => o.value === '{vid}')", timeout=15000
+    )
+    assert pg.is_hidden("#voice-delete") and pg.is_hidden("#error")
+    ids = [v["id"] for v in httpx.get(f"{live_server.url}/api/voices", timeout=10).json()]
+    assert vid not in ids
+    assert httpx.delete(f"{live_server.url}/v1/audio/voices/{vid}", timeout=10).status_code == 404
     assert errors.all() == []
 
 

@@ -1,8 +1,8 @@
 """`python -m ishowtts serve [--config FILE] [--host H] [--port P] [--warmup] [--log-level L] [--data-dir D]`.
 
 Loads the config (defaults work without a file), builds the engine (F5 when its weights are found, else
-espeak-ng — said loudly, with the reason), and runs uvicorn. Exit status 2 on a bad config or an engine
-that cannot start, with the reason on stderr.
+espeak-ng — said loudly, with the reason, in the one banner the engine factory logs), and runs uvicorn.
+Exit status 2 on a bad config or an engine that cannot start, with the reason on stderr.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from typing import Any
 from ishowtts.logging_setup import configure_logging, kv
 
 log = logging.getLogger("ishowtts.serve")
-
-_BANNER = "!" * 78
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -77,17 +75,9 @@ def run(args: argparse.Namespace) -> int:
             model=info.get("model"),
             device=info.get("device"),
             dtype=info.get("dtype"),
+            fallback=fallback_reason is not None,
         ),
     )
-    if fallback_reason:
-        log.warning(
-            "\n%s\nRUNNING ON THE espeak-ng FALLBACK ENGINE (no voice cloning).\nReason: %s\n"
-            "Fix: put F5 weights in place (python -m ishowtts download, or [engine] ckpt/vocab/vocoder).\n%s",
-            _BANNER,
-            fallback_reason,
-            _BANNER,
-            extra=kv(fallback_reason=fallback_reason),
-        )
     from ishowtts.server.app import create_app
 
     try:

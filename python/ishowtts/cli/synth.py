@@ -1,4 +1,7 @@
-"""`python -m ishowtts synth "text" --voice ref.wav --ref-text "..." -o out.wav`."""
+"""`python -m ishowtts synth "text" --voice ref.wav --ref-text "..." -o out.wav`.
+
+``--engine espeak`` speaks with the embedded espeak-ng instead (no weights, no voice cloning; ``--voice`` and
+``--ref-text`` are then not needed); the missing-weights error offers it."""
 
 from __future__ import annotations
 
@@ -15,17 +18,30 @@ from ishowtts.logging_setup import kv
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24_000
+ENGINES = ("f5", "espeak")
+ESPEAK_HINT = (
+    "No F5 weights at hand? --engine espeak synthesises with espeak-ng instead (no voice cloning): "
+    'python -m ishowtts synth "text" --engine espeak -o out.wav'
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "synth",
         help="Synthesise text to a WAV file",
-        description="Speak TEXT in the voice of a reference clip and write a 24 kHz WAV file.",
+        description="Speak TEXT in the voice of a reference clip and write a 24 kHz WAV file "
+        "(--engine espeak: with espeak-ng, no F5 weights or reference needed).",
     )
     p.add_argument("text", help="text to speak ('-' reads it from stdin)")
-    p.add_argument("--voice", required=True, help="reference audio file (wav/flac/ogg)")
-    p.add_argument("--ref-text", required=True, help="transcript of the reference audio")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="f5 (voice cloning, needs the F5-TTS weights; default) or espeak (espeak-ng, no weights needed)",
+    )
+    p.add_argument("--voice", default=None, help="reference audio file (wav/flac/ogg); required for f5")
+    p.add_argument("--ref-text", default=None, help="transcript of the reference audio; required for f5")
+    p.add_argument("--language", default="en", help="language of TEXT for --engine espeak (default: en)")
     p.add_argument("-o", "--output", required=True, help="output WAV path")
     p.add_argument("--nfe", type=int, default=None, help="sampler steps (default: the engine default, 16)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random, logged)")
@@ -61,17 +77,26 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    from ishowtts.engine.engine import Engine, random_seed
-    from ishowtts.engine.weights import WeightsNotFound
-
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         print("ishowtts synth: the text is empty", file=sys.stderr)
+        return 2
+    if args.engine == "espeak":
+        return _run_espeak(args, text)
+    if args.voice is None or args.ref_text is None:
+        print(
+            "ishowtts synth: --voice and --ref-text are required with --engine f5 (the default); "
+            "--engine espeak needs neither",
+            file=sys.stderr,
+        )
         return 2
     voice_path = Path(args.voice)
     if not voice_path.is_file():
         print(f"ishowtts synth: reference audio {voice_path} does not exist", file=sys.stderr)
         return 2
+    from ishowtts.engine.engine import Engine, random_seed
+    from ishowtts.engine.weights import WeightsNotFound
+
     try:
         engine = Engine.from_pretrained(
             args.model,
@@ -83,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             config=args.config,
         )
     except WeightsNotFound as exc:
-        print(f"ishowtts synth: {exc}", file=sys.stderr)
+        print(f"ishowtts synth: {exc}\n{ESPEAK_HINT}", file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"ishowtts synth: {exc}", file=sys.stderr)
@@ -105,8 +130,36 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ishowtts synth: {exc}", file=sys.stderr)
         return 2
-    wall = time.perf_counter() - started
-    out = Path(args.output)
+    _finish(Path(args.output), audio, time.perf_counter() - started, seed)
+    return 0
+
+
+def _run_espeak(args: argparse.Namespace, text: str) -> int:
+    from ishowtts.config import EngineConfig
+    from ishowtts.engine.backend import SynthesisParams, VoiceReference
+    from ishowtts.engine.espeak import EspeakUnavailable
+    from ishowtts.engine.factory import build_backend
+
+    if args.voice is not None or args.ref_text is not None:
+        log.warning("--engine espeak does not clone voices; --voice/--ref-text are ignored")
+    try:
+        backend, _ = build_backend(EngineConfig(kind="espeak"))
+    except EspeakUnavailable as exc:
+        print(f"ishowtts synth: espeak-ng cannot start: {exc}", file=sys.stderr)
+        return 1
+    voice = VoiceReference(id="cli", audio=None, sample_rate=0, text="", language=args.language)
+    params = SynthesisParams(speed=args.speed, remove_silence=args.remove_silence)
+    started = time.perf_counter()
+    try:
+        audio = backend.synthesize(text, voice, params)
+    except ValueError as exc:
+        print(f"ishowtts synth: {exc}", file=sys.stderr)
+        return 2
+    _finish(Path(args.output), audio, time.perf_counter() - started, None)
+    return 0
+
+
+def _finish(out: Path, audio: np.ndarray, wall: float, seed: int | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_wav(out, audio)
     seconds = len(audio) / SAMPLE_RATE
@@ -120,5 +173,4 @@ def run(args: argparse.Namespace) -> int:
             rtf=round(wall / max(seconds, 1e-9), 4),
         ),
     )
-    print(f"{out} ({seconds:.2f} s, seed {seed})")
-    return 0
+    print(f"{out} ({seconds:.2f} s" + (f", seed {seed})" if seed is not None else ")"))

@@ -1,9 +1,9 @@
 """Pick and build the synthesis backend from ``[engine]``.
 
 ``kind = "auto"``: F5 when its weights can be found (explicit paths, the HF cache, or a download when
-online), else espeak-ng with the reason, logged loudly. ``"f5"``: F5 or raise :class:`BackendUnavailable`.
-``"espeak"``: espeak-ng. The F5 modules are imported lazily, so an espeak-only server never loads torch
-model code.
+online), else espeak-ng labelled "espeak-ng (fallback)", with a one-line reason and one start-up banner.
+``"f5"``: F5 or raise :class:`BackendUnavailable`. ``"espeak"``: espeak-ng, labelled "espeak-ng" (chosen,
+not a fallback). The F5 modules are imported lazily, so an espeak-only server never loads torch model code.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from ishowtts.logging_setup import kv
 log = logging.getLogger(__name__)
 
 _BANNER = "=" * 78
+ESPEAK_LABEL = "espeak-ng"
+FALLBACK_LABEL = "espeak-ng (fallback)"
 
 
 class BackendUnavailable(RuntimeError):
@@ -28,7 +30,7 @@ class BackendUnavailable(RuntimeError):
 def build_backend(cfg: EngineConfig) -> tuple[Backend, str | None]:
     """``(backend, fallback_reason)``; the reason is set only when "auto" fell back to espeak."""
     if cfg.kind == "espeak":
-        return _build_espeak(), None
+        return _build_espeak(ESPEAK_LABEL), None
     if cfg.kind not in ("auto", "f5"):
         raise BackendUnavailable(f"engine.kind: unknown engine {cfg.kind!r} (auto, f5, espeak)")
     try:
@@ -37,23 +39,42 @@ def build_backend(cfg: EngineConfig) -> tuple[Backend, str | None]:
         detail = str(exc) or type(exc).__name__
         if cfg.kind == "f5":
             raise BackendUnavailable(f"engine.kind is 'f5' but the F5 engine cannot start: {detail}") from exc
-        reason = f"F5 engine unavailable: {detail.splitlines()[0]}"
-        log.warning(
-            "\n%s\nFALLING BACK TO espeak-ng: no voice cloning, robotic speech.\n%s\n%s",
+        reason = fallback_reason(exc)
+        more = "".join(f"{line}\n" for line in detail.splitlines()[1:])  # the first line is in the reason
+        log.warning(  # the one start-up banner: the reason on one line, then the full explanation
+            "\n%s\nRUNNING ON THE espeak-ng FALLBACK ENGINE: no voice cloning, robotic speech.\nReason: %s\n%s%s",
             _BANNER,
-            detail,
+            reason,
+            more,
             _BANNER,
             extra=kv(engine="espeak", fallback_reason=reason),
         )
-        return _build_espeak(), reason
+        return _build_espeak(FALLBACK_LABEL), reason
     log.info("engine ready", extra=kv(engine=backend.name, label=backend.label))
     return backend, None
 
 
-def _build_espeak() -> Backend:
+def fallback_reason(exc: BaseException) -> str:
+    """One complete line (what /api/health, the log field, the banner and the page show) for why F5
+    could not start."""
+    from ishowtts.engine.weights import WeightsNotFound
+
+    if isinstance(exc, WeightsNotFound) and exc.missing:
+        names = ", ".join(m.name for m in exc.missing)
+        return (
+            f"F5-TTS weights not found (missing {names}; looked in {exc.cache} and the config's [engine] "
+            "ckpt/vocab/vocoder); run `python -m ishowtts download` or set those keys"
+        )
+    detail = " ".join((str(exc) or type(exc).__name__).split())
+    return f"F5 engine unavailable: {detail}"
+
+
+def _build_espeak(label: str) -> Backend:
     from ishowtts.engine.espeak import EspeakBackend
 
-    return EspeakBackend()
+    backend = EspeakBackend()
+    backend.label = label  # chosen in the config -> "espeak-ng"; fallen back to -> "espeak-ng (fallback)"
+    return backend
 
 
 def f5_model_args(cfg: EngineConfig) -> dict[str, Any]:

@@ -526,6 +526,11 @@ class _AudioStream(AsyncIterator[np.ndarray]):
     def __aiter__(self) -> _AudioStream:
         return self
 
+    @property
+    def whole(self) -> bool:
+        """True for a cache hit: the first chunk is the whole clip, so its length is known up front."""
+        return self._job is None
+
     async def __anext__(self) -> np.ndarray:
         if self._closed:
             raise StopAsyncIteration

@@ -22,19 +22,17 @@ __all__ = [
     "VOCOS_FILES",
     "VOCOS_REPO",
     "HubFile",
+    "MissingFile",
     "ModelSpec",
     "ResolvedWeights",
     "WeightsNotFound",
+    "cache_layout_path",
     "download_weights",
     "hub_offline",
     "resolve_weights",
 ]
 
 log = logging.getLogger(__name__)
-
-
-class WeightsNotFound(FileNotFoundError):
-    """The weights are neither given, nor cached, nor downloadable right now."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +42,39 @@ class HubFile:
 
     def __str__(self) -> str:
         return f"hf://{self.repo_id}/{self.filename}"
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    """One file that was not found: ``name`` is short (a file name or the path that was given),
+    ``detail`` says where it was looked for, ``hub`` is set when it comes from the Hugging Face hub."""
+
+    name: str
+    detail: str
+    hub: HubFile | None = None
+
+
+class WeightsNotFound(FileNotFoundError):
+    """The weights are neither given, nor cached, nor downloadable right now.
+
+    ``missing`` lists every file not found (empty for e.g. an unknown model name), ``cache`` is the
+    Hugging Face cache directory that was searched and ``errors`` the failed download attempts, so callers
+    can word their own one-line reason."""
+
+    def __init__(
+        self,
+        message: str,
+        missing: tuple[MissingFile, ...] = (),
+        cache: str | None = None,
+        errors: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.cache = cache
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +152,28 @@ def _cache_location(cache_dir: str | os.PathLike[str] | None) -> str:
     return str(constants.HF_HUB_CACHE)
 
 
+def cache_layout_path(f: HubFile, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The exact path at which the Hugging Face cache lookup finds ``f``: ``models--OWNER--NAME/
+    snapshots/REV/FILENAME``, where REV is the commit ``refs/main`` names, or ``main`` when no download has
+    written that ref yet (both are what ``try_to_load_from_cache`` reads)."""
+    from huggingface_hub.file_download import repo_folder_name
+
+    repo_dir = Path(_cache_location(cache_dir)) / repo_folder_name(repo_id=f.repo_id, repo_type="model")
+    ref = repo_dir / "refs" / "main"
+    revision = ref.read_text() if ref.is_file() else "main"
+    return repo_dir / "snapshots" / revision / f.filename
+
+
+def _hub_url(f: HubFile) -> str:
+    try:
+        from huggingface_hub import constants
+
+        endpoint = str(getattr(constants, "ENDPOINT", "https://huggingface.co")).rstrip("/")
+    except Exception:  # pragma: no cover
+        endpoint = "https://huggingface.co"
+    return f"{endpoint}/{f.repo_id}/resolve/main/{f.filename}"
+
+
 def _from_cache(f: HubFile, cache_dir: str | os.PathLike[str] | None) -> Path | None:
     from huggingface_hub import try_to_load_from_cache
 
@@ -141,7 +194,7 @@ class _Resolver:
     def __init__(self, cache_dir: str | os.PathLike[str] | None, allow_download: bool) -> None:
         self.cache_dir = cache_dir
         self.allow_download = allow_download
-        self.missing: list[str] = []
+        self.missing: list[MissingFile] = []
         self.errors: list[str] = []
         self.sources: dict[str, str] = {}
 
@@ -159,7 +212,7 @@ class _Resolver:
                 return path
             except Exception as exc:  # network, auth, disk: reported together below
                 self.errors.append(f"{f}: {type(exc).__name__}: {exc}")
-        self.missing.append(str(f))
+        self.missing.append(MissingFile(f.filename.rsplit("/", 1)[-1], str(f), f))
         return None
 
     def explicit(self, item: str, path: str | os.PathLike[str], want_dir: bool = False) -> Path | None:
@@ -168,10 +221,12 @@ class _Resolver:
         if want_dir and ok:
             absent = [name for name in VOCOS_FILES if not (p / name).is_file()]
             if absent:
-                self.missing.append(f"{item} directory {p} lacks {', '.join(absent)}")
+                names = ", ".join(str(p / name) for name in absent)
+                self.missing.append(MissingFile(names, f"{item} directory {p} lacks {', '.join(absent)}"))
                 return None
         if not ok:
-            self.missing.append(f"{item} path {p} ({'directory' if want_dir else 'file'} does not exist)")
+            kind = "directory" if want_dir else "file"
+            self.missing.append(MissingFile(str(p), f"{item} path {p} ({kind} does not exist)"))
             return None
         self.sources[item] = "explicit"
         return p
@@ -236,11 +291,13 @@ def resolve_weights(
         files = [r.hub("vocoder", HubFile(VOCOS_REPO, name)) for name in VOCOS_FILES]
         vocoder_dir = files[0].parent if all(files) and files[0] is not None else None
         if vocoder_dir is not None and not all((vocoder_dir / n).is_file() for n in VOCOS_FILES):
-            r.missing.append(f"hf://{VOCOS_REPO} files are not in one snapshot directory ({vocoder_dir})")
+            detail = f"hf://{VOCOS_REPO} files are not in one snapshot directory ({vocoder_dir})"
+            r.missing.append(MissingFile("vocoder snapshot", detail))
             vocoder_dir = None
 
     if r.missing or ckpt_path is None or vocab_path is None or vocoder_dir is None:
-        raise WeightsNotFound(_explain(model, r, cache_dir))
+        cache = _cache_location(cache_dir)
+        raise WeightsNotFound(_explain(model, r, cache), tuple(r.missing), cache, tuple(r.errors))
     resolved = ResolvedWeights(config_name, ckpt_path, vocab_path, vocoder_dir, dict(r.sources))
     log.info(
         "weights resolved",
@@ -249,26 +306,49 @@ def resolve_weights(
     return resolved
 
 
-def _explain(model: str, r: _Resolver, cache_dir: str | os.PathLike[str] | None) -> str:
-    names = ", ".join(m.rsplit("/", 1)[-1] for m in r.missing)
-    lines = [
-        f"F5-TTS weights for {model!r} not found (missing: {names}); run `python -m ishowtts download`. Missing:"
-    ]
-    lines += [f"  - {m}" for m in r.missing]
+def _missing_names(missing: tuple[MissingFile, ...] | list[MissingFile]) -> str:
+    return ", ".join(m.name for m in missing)
+
+
+_CONFIG_KEYS = (
+    'set [engine] ckpt = ".../model_*.safetensors", vocab = ".../vocab.txt", vocoder = "DIR" in the config '
+    "(DIR holds Vocos config.yaml + pytorch_model.bin; synth: --ckpt/--vocab/--vocoder)"
+)
+
+
+def _explain(model: str, r: _Resolver, cache: str) -> str:
+    lines = [f"F5-TTS weights for {model!r} not found: missing {_missing_names(r.missing)}.", "Missing:"]
+    lines += [f"  - {m.detail}" for m in r.missing]
     if r.errors:
         lines.append("Download attempts failed:")
         lines += [f"  - {e}" for e in r.errors]
     elif not r.allow_download:
         lines.append("Downloading is off (HF_HUB_OFFLINE is set or downloads were disabled).")
     lines += [
-        f"Searched the Hugging Face cache at {_cache_location(cache_dir)} (set HF_HOME or HF_HUB_CACHE to move it).",
+        f"Searched the Hugging Face cache at {cache} (set HF_HOME or HF_HUB_CACHE to move it).",
         "Provide them in one of these ways:",
         f"  - online: python -m ishowtts download --model {model if model in MODELS else 'F5TTS_v1_Base'}",
-        "  - explicit files: --ckpt model.safetensors --vocab vocab.txt --vocoder DIR "
-        "(DIR holds Vocos config.yaml + pytorch_model.bin)",
-        "  - copy a Hugging Face cache (models--SWivid--F5-TTS, models--charactr--vocos-mel-24khz) "
-        "from a machine that has one, and point HF_HOME at it.",
+        f"  - {_CONFIG_KEYS}",
+        f"  - copy the files into the Hugging Face cache layout under {cache} (models--SWivid--F5-TTS, "
+        "models--charactr--vocos-mel-24khz; README: Getting the F5-TTS weights)",
     ]
+    return "\n".join(lines)
+
+
+def _offline_download_message(exc: WeightsNotFound, why: str) -> str:
+    """``download`` cannot fetch: say exactly where each file goes (or which config keys to set) instead
+    of suggesting to run ``download`` again."""
+    cache = exc.cache or _cache_location(None)
+    hub = [m.hub for m in exc.missing if m.hub is not None]
+    lines = [f"cannot download the F5-TTS weights: {why}.", f"Missing: {_missing_names(exc.missing)}."]
+    if hub:
+        lines.append(
+            "Fetch each file on a machine that is online and put it at the exact path shown "
+            f"(the Hugging Face cache layout under {cache}):"
+        )
+        for f in hub:
+            lines += [f"  {_hub_url(f)}", f"    -> {cache_layout_path(f, cache)}"]
+    lines.append(f"Or put the files anywhere and {_CONFIG_KEYS}.")
     return "\n".join(lines)
 
 
@@ -278,9 +358,17 @@ def download_weights(
     """Fetch whatever is missing into the Hugging Face cache (a clear error when offline)."""
     if model not in MODELS:
         raise WeightsNotFound(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
-    if hub_offline():
-        try:
-            return resolve_weights(model, cache_dir=cache_dir, allow_download=False)
-        except WeightsNotFound as exc:
-            raise WeightsNotFound(f"cannot download while HF_HUB_OFFLINE is set.\n{exc}") from None
-    return resolve_weights(model, cache_dir=cache_dir, allow_download=True)
+    offline = hub_offline()
+    try:
+        return resolve_weights(model, cache_dir=cache_dir, allow_download=not offline)
+    except WeightsNotFound as exc:
+        if not any(m.hub for m in exc.missing):
+            raise
+        if offline:
+            why = "HF_HUB_OFFLINE is set (unset it to let this machine download)"
+        elif not hub_reachable():
+            why = "the Hugging Face hub is not reachable from this machine"
+        else:
+            why = "; ".join(exc.errors) or "the download failed"
+        message = _offline_download_message(exc, why)
+        raise WeightsNotFound(message, exc.missing, exc.cache, exc.errors) from None

@@ -6,7 +6,11 @@ package is present), runs the warm-up in the background when asked (``/ready`` i
 and stops everything on shutdown.
 
 Middleware, outermost first: CORS -> request metrics -> body size limit -> API key -> routes. The API key
-middleware wraps everything, so a route added later cannot escape it.
+middleware wraps everything, so a route added later cannot escape it. Every route also gets the media-type
+check (415, ``content_type.py``), and ``/openapi.json`` declares the real responses
+(``openapi_responses.py``). ``/docs`` (Swagger UI) loads its scripts from this server (fastapi-offline),
+never from a CDN; there is no ``/redoc`` (ReDoc fetches its logo from a CDN). The web page is the
+router's fallback, not a mount at ``/``, so a wrong method on an API route is still a 405 with ``Allow``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ishowtts import __version__
 from ishowtts.config import Config
@@ -30,10 +36,12 @@ from ishowtts.engine.fastpath.wiring import build_scheduler
 from ishowtts.engine.scheduler import Priority
 from ishowtts.logging_setup import kv
 from ishowtts.server import routes_ishowtts, routes_openai, routes_system, routes_voices
+from ishowtts.server.content_type import require_media_type
 from ishowtts.server.encoding import encode_wav
 from ishowtts.server.errors import install_error_handlers
 from ishowtts.server.limits import BodySizeLimitMiddleware
 from ishowtts.server.metrics import Metrics, RequestMetricsMiddleware
+from ishowtts.server.openapi_responses import install_response_schema
 from ishowtts.server.security import ApiKeyMiddleware, add_cors
 from ishowtts.server.state import AppState
 from ishowtts.voices.store import VoiceStore
@@ -83,20 +91,23 @@ def create_app(
         warmup=warmup,
     )
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="ishowtts",
         version=__version__,
         description="Voice-cloning TTS: iShowTTS API and an OpenAI-compatible speech API.",
         lifespan=_lifespan,
+        dependencies=[Depends(require_media_type)],
+        redoc_url=None,
     )
     app.state.ishowtts = state
     install_error_handlers(app)
+    install_response_schema(app, api_key=bool(config.server.api_key))
     for module in (routes_system, routes_ishowtts, routes_voices, routes_openai):
         app.include_router(module.router)
     _include_danmaku(app, state)
     static = web_dir if web_dir is not None and (web_dir / "index.html").is_file() else None
     if static is not None:
-        app.mount("/", StaticFiles(directory=static, html=True), name="web")
+        app.router.default = _web_fallback(StaticFiles(directory=static, html=True), app.router.default)
 
     # add_middleware: the last one added is the outermost
     if config.server.api_key:
@@ -105,6 +116,16 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     add_cors(app, config.server.cors_origins)
     return app
+
+
+def _web_fallback(static: ASGIApp, not_found: ASGIApp) -> ASGIApp:
+    """The web page for HTTP requests no route matched (a mount at ``/`` would match every path first and
+    turn a GET on a POST-only route into a 404); everything else (WebSockets) gets the router's default."""
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        await (static if scope["type"] == "http" else not_found)(scope, receive, send)
+
+    return fallback
 
 
 @contextlib.asynccontextmanager

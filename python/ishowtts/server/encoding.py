@@ -1,7 +1,9 @@
 """Audio output formats for the HTTP API: one place that turns float32 audio into response bytes.
 
 ``wav`` and ``pcm`` go through the native encoder (``ishowtts.audio.encode_wav`` / ``WavStreamEncoder`` /
-``encode_pcm16``); ``flac``, ``mp3`` and ``opus`` (Ogg Opus) through soundfile's libsndfile.
+``encode_pcm16``), the only WAV writer; ``flac``, ``mp3`` and ``opus`` (Ogg Opus) through soundfile's
+libsndfile. A whole clip (:func:`encode_audio`, :func:`encode_wav`) is a WAV with its true RIFF and data
+sizes; a stream's length is unknown when its header goes out, so a streamed WAV has 0xFFFFFFFF there.
 
 Streaming (:class:`StreamEncoder`) behaviour per format:
 
@@ -20,18 +22,14 @@ Streaming (:class:`StreamEncoder`) behaviour per format:
 from __future__ import annotations
 
 import io
-import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 
-from ishowtts.logging_setup import kv
-
-log = logging.getLogger(__name__)
+from ishowtts.audio import wav
 
 SUPPORTED_FORMATS: tuple[str, ...] = ("mp3", "opus", "flac", "wav", "pcm")
 
@@ -73,23 +71,6 @@ def format_info(fmt: str) -> FormatInfo:
 
 
 # ---------------------------------------------------------------------------------------------- PCM16 / WAV
-def _native() -> tuple[Callable[..., bytes], Callable[[np.ndarray], bytes], type] | None:
-    try:
-        from ishowtts.audio.wav import WavStreamEncoder, encode_pcm16, encode_wav
-    except ImportError:
-        return None
-    return encode_wav, encode_pcm16, WavStreamEncoder
-
-
-_NATIVE = _native()
-if _NATIVE is None:  # transitional: the native WAV encoder lands from another branch
-    log.warning("native WAV encoder not available; using the numpy PCM16 path", extra=kv(module=__name__))
-
-
-def native_wav_available() -> bool:
-    return _NATIVE is not None
-
-
 def _as_mono_f32(audio: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(audio, dtype=np.float32)
     if a.ndim != 1:
@@ -97,45 +78,13 @@ def _as_mono_f32(audio: np.ndarray) -> np.ndarray:
     return a
 
 
-def _numpy_pcm16(audio: np.ndarray) -> bytes:
-    # clamp(x * 32768, -32768, 32767), round half to even, NaN -> 0 (same contract as the native encoder)
-    x = np.nan_to_num(audio * np.float32(32768.0), nan=0.0, posinf=32767.0, neginf=-32768.0)
-    return np.rint(np.clip(x, -32768.0, 32767.0)).astype("<i2").tobytes()
-
-
-def _wav_header(sample_rate: int, n_bytes: int | None) -> bytes:
-    data = 0xFFFFFFFF if n_bytes is None else n_bytes
-    riff = 0xFFFFFFFF if n_bytes is None else 36 + n_bytes
-    return (
-        b"RIFF"
-        + riff.to_bytes(4, "little")
-        + b"WAVEfmt "
-        + (16).to_bytes(4, "little")
-        + (1).to_bytes(2, "little")  # PCM
-        + (1).to_bytes(2, "little")  # mono
-        + sample_rate.to_bytes(4, "little")
-        + (sample_rate * 2).to_bytes(4, "little")
-        + (2).to_bytes(2, "little")
-        + (16).to_bytes(2, "little")
-        + b"data"
-        + data.to_bytes(4, "little")
-    )
-
-
 def encode_pcm16(audio: np.ndarray) -> bytes:
-    a = _as_mono_f32(audio)
-    if _NATIVE is not None:
-        return _NATIVE[1](a)
-    return _numpy_pcm16(a)
+    return wav.encode_pcm16(_as_mono_f32(audio))
 
 
 def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
-    """A complete PCM16 mono WAV file."""
-    a = _as_mono_f32(audio)
-    if _NATIVE is not None:
-        return _NATIVE[0](a, sample_rate, "pcm16")
-    body = _numpy_pcm16(a)
-    return _wav_header(sample_rate, len(body)) + body
+    """A complete PCM16 mono WAV file whose RIFF and data sizes are the true ones."""
+    return wav.encode_wav(_as_mono_f32(audio), sample_rate, "pcm16")
 
 
 # ---------------------------------------------------------------------------------------------- libsndfile
@@ -242,21 +191,19 @@ class StreamEncoder:
         self.sample_rate = sample_rate
         self.samples = 0
         self._pending: list[np.ndarray] = []
-        self._wav = None
+        self._wav: wav.WavStreamEncoder | None = None
         self._sink: _AppendSink | None = None
         self._sf: sf.SoundFile | None = None
         self._skip_checked = False
         self._lock = threading.Lock()
-        if fmt == "wav" and _NATIVE is not None:
-            self._wav = _NATIVE[2](sample_rate, 1, "pcm16")
+        if fmt == "wav":
+            self._wav = wav.WavStreamEncoder(sample_rate, 1, "pcm16")
         elif fmt in ("mp3", "opus"):
             self._sink = _AppendSink()
             self._sf = _open_sf(self._sink, fmt, sample_rate)
 
     def header(self) -> bytes:
-        if self.fmt == "wav":
-            return self._wav.header() if self._wav is not None else _wav_header(self.sample_rate, None)
-        return b""
+        return self._wav.header() if self._wav is not None else b""
 
     def encode(self, chunk: np.ndarray) -> bytes:
         with self._lock:
@@ -265,8 +212,8 @@ class StreamEncoder:
     def _encode(self, chunk: np.ndarray) -> bytes:
         a = _as_mono_f32(chunk)
         self.samples += len(a)
-        if self.fmt == "wav":
-            return self._wav.encode(a) if self._wav is not None else _numpy_pcm16(a)
+        if self._wav is not None:
+            return self._wav.encode(a)
         if self.fmt == "pcm":
             return encode_pcm16(a)
         if self._sf is not None:

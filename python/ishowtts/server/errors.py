@@ -2,8 +2,9 @@
 
 ``/v1/...`` answers in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``; everything else
 in FastAPI's ``{"detail": "message"}``. Domain exceptions map to status codes here, once:
-unknown voice 404, bad audio/input 400, full queue 429 + Retry-After, timeout 504, engine failure 502,
-scheduler stopped 503, wrong types 422.
+unknown voice 404, bad audio/input 400, invalid JSON 400 (naming line and column), full queue 429 +
+Retry-After, timeout 504, engine failure 502, scheduler stopped 503, wrong types 422, anything unexpected
+500 (still a JSON error body). ``openapi_responses.py`` declares these bodies in the published schema.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ishowtts.engine.scheduler import EngineFailure, QueueFull, RequestTimeout, SchedulerClosed
 from ishowtts.logging_setup import kv
@@ -115,6 +117,36 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return "; ".join(parts) or "invalid request", first_param
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the first route that
+    matched the path, so ``GET|POST /v1/audio/voices`` (two routes) would answer ``Allow: GET``."""
+    allowed = []
+    for method in HTTP_METHODS:
+        scope = {k: dict(v) if isinstance(v, dict) else v for k, v in request.scope.items()}
+        scope["method"] = method
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+def _invalid_json_message(exc: RequestValidationError) -> str | None:
+    """``invalid JSON at line L, column C: <reason>`` when the body was not JSON at all, else None."""
+    for err in exc.errors():
+        if err.get("type") != "json_invalid":
+            continue
+        loc = err.get("loc", ())
+        pos = loc[-1] if loc and isinstance(loc[-1], int) else 0
+        doc = exc.body if isinstance(exc.body, str) else ""
+        line = doc.count("\n", 0, pos) + 1
+        column = pos - doc.rfind("\n", 0, pos)  # 1-based, as json.JSONDecodeError counts
+        reason = (err.get("ctx") or {}).get("error") or err.get("msg", "not JSON")
+        return f"invalid JSON at line {line}, column {column}: {reason}"
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         err = map_exception(exc)
@@ -129,13 +161,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        invalid_json = _invalid_json_message(exc)
+        if invalid_json is not None:
+            return error_response(request.url.path, 400, invalid_json, code="invalid_json")
         message, param = _validation_message(exc)
         return error_response(request.url.path, 422, message, code="invalid_type", param=param)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail: Any = exc.detail
-        return error_response(request.url.path, exc.status_code, str(detail), headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and "Allow" in headers:
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers["Allow"]
+            detail = f"method {request.method} is not allowed here; allowed: {headers['Allow']}"
+        return error_response(request.url.path, exc.status_code, str(detail), headers=headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after sending this, so the server still logs the traceback
+        log.error("unhandled error", extra=kv(path=request.url.path, error=repr(exc)))
+        message = "internal server error; the server log has the details"
+        return error_response(request.url.path, 500, message, code="internal_error")
 
     for cls in (
         ApiError,
@@ -151,3 +196,4 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(cls, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,5 +1,5 @@
 """``POST /api/tts`` (the original iShowTTS shape): JSON with base64 WAV, or raw WAV for
-``Accept: audio/wav``."""
+``Accept: audio/wav``. The clip is finished before the answer starts, so the WAV has its true sizes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ishowtts.engine.scheduler import Priority
 from ishowtts.logging_setup import kv
-from ishowtts.server.encoding import encode_wav
+from ishowtts.server.encoding import encode_audio
 from ishowtts.server.errors import ApiError
 from ishowtts.server.schemas import TTSRequest, TTSResponse
 from ishowtts.server.state import StateDep
@@ -26,6 +26,7 @@ router = APIRouter()
 
 CLIENT_CLOSED = 499  # nginx's "client closed request"; nobody receives it, but logs/metrics show it
 THREAD_ENCODE_SAMPLES = 24_000 * 5  # encode longer outputs in a worker thread
+INLINE_ENCODE = frozenset({"wav", "pcm"})  # cheap enough to run on the event loop (short clips, chunks)
 
 
 def check_text(text: str, limit: int, field: str) -> str:
@@ -51,10 +52,12 @@ def wants_raw_wav(request: Request) -> bool:
     return any(t in ("audio/wav", "audio/x-wav", "audio/wave") for t in types)
 
 
-async def encode_off_loop(audio: Any, sample_rate: int) -> bytes:
-    if len(audio) > THREAD_ENCODE_SAMPLES:
-        return await asyncio.to_thread(encode_wav, audio, sample_rate)
-    return encode_wav(audio, sample_rate)
+async def encode_off_loop(audio: Any, sample_rate: int, fmt: str = "wav") -> bytes:
+    """The whole clip as one ``fmt`` file (a WAV with its true sizes); compressed formats and long clips
+    are encoded in a worker thread, off the event loop."""
+    if fmt in INLINE_ENCODE and len(audio) <= THREAD_ENCODE_SAMPLES:
+        return encode_audio(audio, fmt, sample_rate)
+    return await asyncio.to_thread(encode_audio, audio, fmt, sample_rate)
 
 
 @router.post("/api/tts", response_model=TTSResponse)

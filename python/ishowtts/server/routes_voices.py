@@ -3,22 +3,50 @@
 ``GET /api/voices``; ``GET|POST|DELETE /api/voices/{id}/reference`` (POST: multipart ``text`` and/or
 ``audio``; an empty ``text`` clears the text override; the audio is decoded and validated before anything
 is stored); ``GET /api/voices/{id}/reference/audio?source=baseline|override``.
+
+On the espeak-ng engine (the fallback, or ``engine.kind = "espeak"``) an upload is stored all the same (F5
+uses it as soon as it runs), but the answer carries a ``warning`` saying that nothing audible changed and
+why, and the log says so once per server (:func:`cloning_warning`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from ishowtts.logging_setup import kv
 from ishowtts.server.errors import ApiError
 from ishowtts.server.schemas import VoiceItem
-from ishowtts.server.state import StateDep
+from ishowtts.server.state import AppState, StateDep
 from ishowtts.voices.store import InvalidAudio
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+
+ESPEAK_CHOSEN = (
+    'the server runs espeak-ng because engine.kind = "espeak"; set it to "auto" and fetch the weights '
+    "(python -m ishowtts download)"
+)
+_WARNED = "cloning_warning_logged"  # AppState.extras flag: the log line is written once per server
+
+
+def cloning_warning(state: AppState) -> str | None:
+    """The ``warning`` for a stored reference that the running engine cannot use (None on F5)."""
+    if state.fallback_reason is None and state.backend.name != "espeak":
+        return None
+    reason = (state.fallback_reason or ESPEAK_CHOSEN).strip().rstrip(".")
+    warning = f"stored; voice cloning needs the F5-TTS weights: {reason}. It is used once the server runs F5."
+    if not state.extras.get(_WARNED):
+        state.extras[_WARNED] = True
+        log.warning(
+            "voice reference stored but not used: espeak-ng cannot clone voices; F5 will use it",
+            extra=kv(engine=state.backend.name, reason=reason),
+        )
+    return warning
 
 
 @router.get("/api/voices", response_model=list[VoiceItem])
@@ -73,13 +101,15 @@ async def set_reference(
     if text is None and data is None:
         raise ApiError(400, "provide 'text' and/or 'audio' (multipart form fields)", code="nothing_to_update")
     try:
-        return await asyncio.to_thread(
+        info = await asyncio.to_thread(
             state.store.set_override, voice_id, text=text, audio=data, filename=filename
         )
     except InvalidAudio:
         raise  # mapped to 400 with its message by the error handlers
     except ValueError as exc:
-        raise ApiError(400, str(exc), code="invalid_request") from None
+        raise ApiError(400, str(exc), code="invalid_request", param="text") from None
+    warning = cloning_warning(state)
+    return info if warning is None else {**info, "warning": warning}
 
 
 @router.delete("/api/voices/{voice_id}/reference")

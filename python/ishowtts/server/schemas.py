@@ -64,17 +64,24 @@ class VoiceRef(_Strict):
     id: str = Field(max_length=64)
 
 
+# The ids GET /v1/models lists: the README's name first, then OpenAI's TTS model names. /v1/audio/speech
+# accepts any ``model`` string (one engine serves every name), so clients that hard-code one keep working.
+MODEL_IDS: tuple[str, ...] = ("f5-tts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+
+
 class SpeechRequest(_Strict):
     """``POST /v1/audio/speech`` (OpenAI). ``response_format`` is checked in the route so that
-    unsupported-but-valid OpenAI formats (aac) get a 400 naming the supported ones."""
+    unsupported-but-valid OpenAI formats (aac) get a 400 naming the supported ones. ``stream`` is
+    Kokoro-FastAPI's field: ``false`` answers with the whole file (exact WAV sizes, Content-Length)."""
 
-    model: str = Field(default="tts-1", max_length=128)
+    model: str = Field(default=MODEL_IDS[0], max_length=128, examples=list(MODEL_IDS))
     input: str = Field(max_length=HARD_TEXT_CEILING)
     voice: str | VoiceRef | None = None
     instructions: str | None = Field(default=None, max_length=HARD_TEXT_CEILING)  # accepted, not used
     response_format: str = Field(default="mp3", max_length=16)
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
     stream_format: Literal["audio", "sse"] = "audio"
+    stream: bool = True
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)  # extension: reproducible output
 
     def voice_id(self) -> str | None:
@@ -107,6 +114,28 @@ class VoiceItem(BaseModel):
     engine_label: str
     language: str | None = None
     reference_text: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    """Every error outside /v1/: one readable message (also for validation errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+    detail: str
+
+
+class OpenAIErrorObject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str
+    type: Literal["invalid_request_error", "server_error"]
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(BaseModel):
+    """Every error on /v1/: OpenAI's error object ('type' is 'server_error' for 5xx)."""
+
+    model_config = ConfigDict(extra="forbid")
+    error: OpenAIErrorObject
 
 
 def error_body(

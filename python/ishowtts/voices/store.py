@@ -10,20 +10,21 @@ Layout under ``data_dir``::
 
 Every write is atomic (new audio file under a content-addressed name first, then the JSON index via
 temp + fsync + ``os.replace``), so a crash leaves either the old or the new state. Both indexes are validated
-as a whole at start-up: a corrupt one is logged, moved aside and ignored, never half-applied. Voice ids are
-checked against a strict pattern before they are used in any path.
+as a whole at start-up (:mod:`ishowtts.voices.index`): a corrupt one is logged, moved aside and ignored,
+never half-applied. What a killed write leaves behind (``*.tmp`` files, audio no index names) is removed at
+start-up (:mod:`ishowtts.voices.litter`). Voice ids are checked against a strict pattern before they are
+used in any path. Created voices can be deleted; configured ones cannot (:class:`VoiceNotDeletable`).
+One data directory belongs to one server process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import re
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +32,8 @@ from typing import Any, Literal
 from ishowtts.config import VOICE_ID_RE, VoiceConfig, is_valid_voice_id
 from ishowtts.engine.backend import VoiceReference
 from ishowtts.logging_setup import kv
-from ishowtts.voices.atomic import atomic_write_bytes, atomic_write_text
+from ishowtts.voices import index
+from ishowtts.voices.atomic import atomic_write_bytes, fsync_dir
 from ishowtts.voices.audio_io import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_SECONDS,
@@ -41,16 +43,17 @@ from ishowtts.voices.audio_io import (
     media_type_for,
     read_audio_file,
 )
+from ishowtts.voices.index import AUDIO_NAME_RE, StoredOverride, StoredVoice
+from ishowtts.voices.litter import SweepResult, sweep
+from ishowtts.voices.text_fields import clean_text_field
 
-__all__ = ["InvalidAudio", "VoiceEntry", "VoiceNotFound", "VoiceStore"]
+__all__ = ["InvalidAudio", "VoiceEntry", "VoiceNotDeletable", "VoiceNotFound", "VoiceStore"]
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
 MAX_REFERENCE_TEXT_CHARS = 2000
 MAX_VOICE_NAME_CHARS = 64
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_AUDIO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9a-f]{16}\.(wav|flac|ogg|mp3)$")
 
 
 class VoiceNotFound(KeyError):
@@ -58,6 +61,10 @@ class VoiceNotFound(KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else "voice not found"
+
+
+class VoiceNotDeletable(Exception):
+    """The voice exists but cannot be deleted (it comes from the config, or it is the default voice)."""
 
 
 @dataclass(frozen=True)
@@ -71,29 +78,6 @@ class VoiceEntry:
     name: str = ""  # display name (= id for configured voices)
     created_at: str | None = None  # ISO-8601 for voices created through the API
     preload: bool = True
-
-
-@dataclass
-class _Voice:
-    id: str
-    name: str
-    language: str
-    text: str
-    audio_path: Path | None
-    preload: bool
-    created_at: str | None = None  # set for API-created voices
-    decoded: DecodedAudio | None = None
-
-
-@dataclass
-class _Override:
-    text: str | None = None
-    audio: str | None = None  # file name under overrides/audio/
-    updated_at: str = ""
-    decoded: DecodedAudio | None = field(default=None, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "audio": self.audio, "updated_at": self.updated_at}
 
 
 class VoiceStore:
@@ -114,8 +98,9 @@ class VoiceStore:
         self.max_upload_bytes = max_upload_bytes
         self.max_audio_seconds = max_audio_seconds
         self._lock = threading.RLock()
-        self._voices: dict[str, _Voice] = {}
-        self._overrides: dict[str, _Override] = {}  # may hold ids of voices no longer configured
+        self._voices: dict[str, StoredVoice] = {}
+        self._overrides: dict[str, StoredOverride] = {}  # may hold ids of voices no longer configured
+        self._shadowed: list[StoredVoice] = []  # created voices hidden by a configured voice of that id
         self._refs: dict[str, VoiceReference] = {}
         self._override_dir = self.data_dir / "overrides"
         self._override_audio_dir = self._override_dir / "audio"
@@ -129,14 +114,14 @@ class VoiceStore:
                 raise ValueError(f"invalid voice id {vc.id!r}")
             if vc.id in self._voices:
                 raise ValueError(f"duplicate voice id {vc.id!r}")
-            voice = _Voice(
+            voice = StoredVoice(
                 vc.id, vc.id, vc.language, vc.reference_text.strip(), vc.reference_audio, vc.preload
             )
             if vc.reference_audio is not None and vc.preload:
                 voice.decoded = self._decode_baseline(voice)
             self._voices[vc.id] = voice
         self._configured = tuple(self._voices)
-        self._load_created()
+        created_names = self._load_created()
         if not self._voices:
             raise ValueError("no voices configured")
         if default_voice is not None and default_voice not in self._voices:
@@ -144,7 +129,8 @@ class VoiceStore:
         if default_voice is None:
             default_voice = self._configured[0] if self._configured else sorted(self._voices)[0]
         self._default = default_voice
-        self._load_overrides()
+        override_names = self._load_overrides()
+        self._sweep_litter(override_names, created_names)
 
     # ------------------------------------------------------------------------------------------ queries
     def list(self) -> list[VoiceEntry]:
@@ -199,6 +185,7 @@ class VoiceStore:
                 "baseline_audio_available": voice.audio_path is not None,
                 "override_audio_available": bool(ov and ov.audio),
                 "override_updated_at": ov.updated_at if ov else None,
+                "created_at": voice.created_at,
             }
 
     def audio_bytes(
@@ -232,16 +219,12 @@ class VoiceStore:
         if text is None and audio is None:
             raise ValueError("nothing to update: provide text and/or audio")
         if text is not None:
-            if not isinstance(text, str):
-                raise ValueError(f"text: must be a string, got {type(text).__name__}")
-            text = text.strip()
-            if len(text) > MAX_REFERENCE_TEXT_CHARS:
-                raise ValueError(f"text: {len(text)} characters is over the {MAX_REFERENCE_TEXT_CHARS} limit")
+            text = _reference_text(text)
         with self._lock:
             self._voice(voice_id)
             decoded = self._decode_upload(audio, filename) if audio is not None else None
             old = self._overrides.get(voice_id)
-            new = _Override(
+            new = StoredOverride(
                 text=old.text if old else None,
                 audio=old.audio if old else None,
                 decoded=old.decoded if old else None,
@@ -284,14 +267,12 @@ class VoiceStore:
     # ------------------------------------------------------------------------------------------ created voices
     def create_voice(self, name: str, audio: bytes, filename: str | None, text: str | None) -> VoiceEntry:
         """Create a cloned voice from an uploaded sample (``POST /v1/audio/voices``); persisted in ``data_dir``."""
-        if not isinstance(name, str) or not name.strip():
+        name = clean_text_field(name, "name")
+        if not name:
             raise ValueError("name: must be a non-empty string")
-        name = name.strip()
         if len(name) > MAX_VOICE_NAME_CHARS:
             raise ValueError(f"name: {len(name)} characters is over the {MAX_VOICE_NAME_CHARS} limit")
-        text = (text or "").strip()
-        if len(text) > MAX_REFERENCE_TEXT_CHARS:
-            raise ValueError(f"text: {len(text)} characters is over the {MAX_REFERENCE_TEXT_CHARS} limit")
+        text = _reference_text(text or "")
         if audio is None:
             raise InvalidAudio("audio: an audio sample is required")
         decoded = self._decode_upload(audio, filename)
@@ -299,12 +280,11 @@ class VoiceStore:
             voice_id = self._unique_id(name)
             fname = self._write_audio(self._created_audio_dir, voice_id, bytes(audio), decoded)
             language = "zh" if _CJK_RE.search(text) else "en"
-            voice = _Voice(
+            voice = StoredVoice(
                 voice_id, name, language, text, self._created_audio_dir / fname, True, _now(), decoded
             )
-            created = [v for v in self._voices.values() if v.created_at is not None] + [voice]
             try:
-                self._write_created_index(created)
+                index.write_created(self._created_index, [*self._created_voices(), voice])
             except BaseException:
                 _unlink_quietly(self._created_audio_dir / fname)
                 raise
@@ -316,8 +296,39 @@ class VoiceStore:
             log.info("voice created", extra=kv(voice=voice_id, name=name, seconds=round(decoded.duration, 2)))
             return self._entry(voice_id)
 
+    def delete_voice(self, voice_id: str) -> None:
+        """Delete a created voice: its index entry first (the deletion is done once that write landed),
+        then its override and audio files. Configured voices and the default voice raise
+        :class:`VoiceNotDeletable`; unknown ones :class:`VoiceNotFound`."""
+        with self._lock:
+            voice = self._voice(voice_id)
+            if voice.created_at is None:
+                raise VoiceNotDeletable(
+                    f"voice {voice_id!r} comes from the config ([[voices]]); remove it there and restart"
+                )
+            if voice_id == self._default:
+                raise VoiceNotDeletable(
+                    f"voice {voice_id!r} is the default voice; set another default_voice in the config first"
+                )
+            index.write_created(self._created_index, [v for v in self._created_voices() if v.id != voice_id])
+            del self._voices[voice_id]
+            self._refs.pop(voice_id, None)
+            old = self._overrides.get(voice_id)
+            if old is not None:
+                overrides = {vid: ov for vid, ov in self._overrides.items() if vid != voice_id}
+                try:
+                    self._commit_overrides(overrides, old)
+                except OSError as exc:  # the voice is gone; its override no longer attaches to anything
+                    log.warning(
+                        "could not drop the deleted voice's override", extra=kv(voice=voice_id, error=exc)
+                    )
+            if voice.audio_path is not None:
+                _unlink_quietly(voice.audio_path)
+                fsync_dir(voice.audio_path.parent)
+            log.info("voice deleted", extra=kv(voice=voice_id))
+
     # ------------------------------------------------------------------------------------------ internals
-    def _voice(self, voice_id: str) -> _Voice:
+    def _voice(self, voice_id: str) -> StoredVoice:
         if not isinstance(voice_id, str) or not is_valid_voice_id(voice_id):
             raise VoiceNotFound(f"invalid voice id {voice_id!r} (must match {VOICE_ID_RE.pattern})")
         voice = self._voices.get(voice_id)
@@ -345,7 +356,7 @@ class VoiceStore:
             audio, filename, max_bytes=self.max_upload_bytes, max_seconds=self.max_audio_seconds
         )
 
-    def _decode_baseline(self, voice: _Voice) -> DecodedAudio:
+    def _decode_baseline(self, voice: StoredVoice) -> DecodedAudio:
         assert voice.audio_path is not None
         try:
             decoded, _ = read_audio_file(voice.audio_path)
@@ -355,14 +366,14 @@ class VoiceStore:
             raise InvalidAudio(f"voice {voice.id!r}: {exc}") from None
         return decoded
 
-    def _baseline_audio(self, voice: _Voice) -> DecodedAudio | None:
+    def _baseline_audio(self, voice: StoredVoice) -> DecodedAudio | None:
         if voice.audio_path is None:
             return None
         if voice.decoded is None:
             voice.decoded = self._decode_baseline(voice)
         return voice.decoded
 
-    def _override_audio(self, voice_id: str, ov: _Override) -> DecodedAudio:
+    def _override_audio(self, voice_id: str, ov: StoredOverride) -> DecodedAudio:
         if ov.decoded is None:
             assert ov.audio is not None
             ov.decoded, _ = read_audio_file(self._override_audio_dir / ov.audio)
@@ -374,31 +385,17 @@ class VoiceStore:
         atomic_write_bytes(directory / fname, data)
         return fname
 
-    def _commit_overrides(self, overrides: dict[str, _Override], old: _Override | None) -> None:
-        doc = {"format": INDEX_FORMAT, "voices": {vid: ov.to_json() for vid, ov in sorted(overrides.items())}}
-        atomic_write_text(self._override_index, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    def _commit_overrides(self, overrides: dict[str, StoredOverride], old: StoredOverride | None) -> None:
+        index.write_overrides(self._override_index, overrides)
         self._overrides = overrides
         self._refs.clear()
         in_use = {ov.audio for ov in overrides.values() if ov.audio}
         if old is not None and old.audio and old.audio not in in_use:
             _unlink_quietly(self._override_audio_dir / old.audio)
 
-    def _write_created_index(self, created: list[_Voice]) -> None:
-        doc = {
-            "format": INDEX_FORMAT,
-            "voices": [
-                {
-                    "id": v.id,
-                    "name": v.name,
-                    "language": v.language,
-                    "reference_text": v.text,
-                    "audio": v.audio_path.name if v.audio_path else None,
-                    "created_at": v.created_at,
-                }
-                for v in created
-            ],
-        }
-        atomic_write_text(self._created_index, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    def _created_voices(self) -> list[StoredVoice]:
+        """Every voice of the created-voices index, also those shadowed by a configured voice."""
+        return [v for v in self._voices.values() if v.created_at is not None] + self._shadowed
 
     def _unique_id(self, name: str) -> str:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")
@@ -406,25 +403,22 @@ class VoiceStore:
         if not base[0].isalnum():
             base = "v" + base
         candidate, n = base, 1
-        while candidate in self._voices:
+        # an override kept for an id that is not a voice now must not attach itself to a new voice
+        while candidate in self._voices or candidate in self._overrides:
             n += 1
             candidate = f"{base}-{n}"
         assert is_valid_voice_id(candidate), candidate
         return candidate
 
-    def _load_overrides(self) -> None:
-        if not self._override_index.exists():
-            return
-        try:
-            doc = json.loads(self._override_index.read_text(encoding="utf-8"))
-            overrides = self._parse_overrides(doc)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            aside = self._move_aside(self._override_index)
-            log.error(
-                "ignoring corrupt voice overrides; starting without overrides",
-                extra=kv(path=self._override_index, error=exc, moved_to=aside),
-            )
-            return
+    def _load_overrides(self) -> set[str] | None:
+        """Apply the overrides index; the audio names it holds (None when it was corrupt)."""
+        overrides, ok = index.load_index(
+            self._override_index,
+            lambda doc: index.parse_overrides(doc, self._override_audio_dir),
+            "ignoring corrupt voice overrides; starting without overrides",
+        )
+        if overrides is None:
+            return set() if ok else None
         self._overrides = overrides
         active = sorted(vid for vid in overrides if vid in self._voices)
         inactive = sorted(vid for vid in overrides if vid not in self._voices)
@@ -434,108 +428,48 @@ class VoiceStore:
             log.warning(
                 "overrides kept for voices that are not configured", extra=kv(voices=",".join(inactive))
             )
+        return {ov.audio for ov in overrides.values() if ov.audio}
 
-    def _parse_overrides(self, doc: Any) -> dict[str, _Override]:
-        """Validate the whole index (incl. decoding every audio file) before any of it is applied."""
-        if (
-            not isinstance(doc, dict)
-            or doc.get("format") != INDEX_FORMAT
-            or not isinstance(doc.get("voices"), dict)
-        ):
-            raise ValueError(f"unexpected structure (expected format {INDEX_FORMAT} with a 'voices' table)")
-        result: dict[str, _Override] = {}
-        for vid, item in doc["voices"].items():
-            if not is_valid_voice_id(vid):
-                raise ValueError(f"invalid voice id {vid!r}")
-            if not isinstance(item, dict):
-                raise ValueError(f"{vid}: entry must be an object")
-            text, audio, updated = item.get("text"), item.get("audio"), item.get("updated_at", "")
-            if text is not None and not isinstance(text, str):
-                raise ValueError(f"{vid}.text: must be a string or null")
-            if not isinstance(updated, str):
-                raise ValueError(f"{vid}.updated_at: must be a string")
-            ov = _Override(text=text or None, updated_at=updated)
-            if audio is not None:
-                if (
-                    not isinstance(audio, str)
-                    or not _AUDIO_NAME_RE.match(audio)
-                    or not audio.startswith(vid + "-")
-                ):
-                    raise ValueError(f"{vid}.audio: invalid file name {audio!r}")
-                ov.audio = audio
-                ov.decoded, _ = read_audio_file(self._override_audio_dir / audio)
-            if ov.text is None and ov.audio is None:
-                continue
-            result[vid] = ov
-        return result
-
-    def _load_created(self) -> None:
-        if not self._created_index.exists():
-            return
-        try:
-            doc = json.loads(self._created_index.read_text(encoding="utf-8"))
-            voices = self._parse_created(doc)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            aside = self._move_aside(self._created_index)
-            log.error(
-                "ignoring corrupt created-voices index",
-                extra=kv(path=self._created_index, error=exc, moved_to=aside),
-            )
-            return
+    def _load_created(self) -> set[str] | None:
+        """Add the created voices; the audio names their index holds (None when it was corrupt)."""
+        voices, ok = index.load_index(
+            self._created_index,
+            lambda doc: index.parse_created(doc, self._created_audio_dir),
+            "ignoring corrupt created-voices index",
+        )
+        if voices is None:
+            return set() if ok else None
         for voice in voices:
             if voice.id in self._voices:
                 log.warning(
                     "created voice shadowed by a configured voice of the same id", extra=kv(voice=voice.id)
                 )
+                self._shadowed.append(voice)  # kept in the index, so nothing of it is lost
                 continue
             self._voices[voice.id] = voice
+        return {v.audio_path.name for v in voices if v.audio_path is not None}
 
-    def _parse_created(self, doc: Any) -> list[_Voice]:
-        if (
-            not isinstance(doc, dict)
-            or doc.get("format") != INDEX_FORMAT
-            or not isinstance(doc.get("voices"), list)
+    def _sweep_litter(self, override_names: set[str] | None, created_names: set[str] | None) -> None:
+        """Remove what killed writes left behind; audio only where its index was read cleanly and no
+        moved-aside copy of that index exists (its files may still be wanted)."""
+        protected = [v.audio_path for v in self._voices.values() if v.audio_path is not None]
+        total = SweepResult()
+        for idx, audio_dir, names in (
+            (self._override_index, self._override_audio_dir, override_names),
+            (self._created_index, self._created_audio_dir, created_names),
         ):
-            raise ValueError(f"unexpected structure (expected format {INDEX_FORMAT} with a 'voices' list)")
-        voices = []
-        for item in doc["voices"]:
-            if not isinstance(item, dict) or not is_valid_voice_id(item.get("id")):
-                raise ValueError(f"invalid entry {item!r:.80}")
-            vid = item["id"]
-            audio = item.get("audio")
-            if (
-                not isinstance(audio, str)
-                or not _AUDIO_NAME_RE.match(audio)
-                or not audio.startswith(vid + "-")
-            ):
-                raise ValueError(f"{vid}.audio: invalid file name {audio!r}")
-            fields = {k: item.get(k) for k in ("name", "language", "reference_text", "created_at")}
-            if not all(isinstance(v, str) for v in fields.values()):
-                raise ValueError(f"{vid}: name, language, reference_text and created_at must be strings")
-            path = self._created_audio_dir / audio
-            decoded, _ = read_audio_file(path)
-            voices.append(
-                _Voice(
-                    vid,
-                    fields["name"],
-                    fields["language"],
-                    fields["reference_text"],
-                    path,
-                    True,
-                    fields["created_at"],
-                    decoded,
-                )
+            keep = None if names is None or index.has_corrupt_backup(idx) else names
+            total.add(sweep(idx.parent, None, AUDIO_NAME_RE, protected))  # the index's own *.tmp
+            total.add(sweep(audio_dir, keep, AUDIO_NAME_RE, protected))
+        if total.removed:
+            log.warning(
+                "removed files left by an interrupted upload",
+                extra=kv(
+                    files=len(total.removed),
+                    bytes=total.bytes,
+                    names=",".join(str(p.relative_to(self.data_dir)) for p in total.removed[:20]),
+                ),
             )
-        return voices
-
-    @staticmethod
-    def _move_aside(path: Path) -> Path | None:
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-        try:
-            path.replace(aside)
-        except OSError:
-            return None
-        return aside
 
 
 def _version(audio: DecodedAudio | None, text: str, language: str) -> str:
@@ -545,6 +479,13 @@ def _version(audio: DecodedAudio | None, text: str, language: str) -> str:
         h.update(audio.samples.tobytes())
     h.update(b"\x00" + text.encode("utf-8") + b"\x00" + language.encode("utf-8"))
     return h.hexdigest()[:16]
+
+
+def _reference_text(text: str) -> str:
+    text = clean_text_field(text, "text")
+    if len(text) > MAX_REFERENCE_TEXT_CHARS:
+        raise ValueError(f"text: {len(text)} characters is over the {MAX_REFERENCE_TEXT_CHARS} limit")
+    return text
 
 
 def _now() -> str:

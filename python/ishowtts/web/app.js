@@ -117,7 +117,7 @@
       if (h.ready === false) parts.push("warming up");
       if (h.fallback) {
         const why = h.fallback_reason || "no F5 weights";
-        parts.push(`fallback: ${why.length > 60 ? why.slice(0, 57) + "…" : why}`);
+        parts.push(`fallback: ${why}`); // the whole reason: it is one short line, cut it and it misleads
       }
       pill.textContent = parts.join(" · ");
       pill.className = "pill " + (h.fallback ? "pill-warn" : h.ready === false ? "pill-warn" : "pill-ok");
@@ -506,15 +506,26 @@
     return (
       `source: ${conn} · channels: ${chans.join(", ") || "none"} · queue ${st.queue_depth}/${st.queue_capacity}` +
       ` · dropped ${st.dropped_total} · spoken ${st.synthesis.completed}` +
-      (st.synthesis.failed ? ` · failed ${st.synthesis.failed}` : "") +
-      (src && src.last_error && conn !== "connected" ? ` · last error: ${src.last_error}` : "")
+      (st.synthesis.failed ? ` · failed ${st.synthesis.failed}` : "")
     );
+  }
+
+  // A chat connection failure as a banner in plain words; the raw error only under "details".
+  function showDanmakuStatus(st) {
+    $("dm-status").textContent = describeStatus(st);
+    const src = st.sources && st.sources[0];
+    const err = src && src.state !== "connected" ? src.error : null;
+    $("dm-problem").hidden = !err;
+    if (!err) return;
+    $("dm-problem-text").textContent = err.message;
+    $("dm-problem-retry").textContent = src.state === "stopped" ? "" : "retrying automatically…";
+    $("dm-problem-detail").textContent = err.detail || "";
   }
 
   async function refreshStatus() {
     try {
       const st = await apiJson("/api/danmaku/status");
-      $("dm-status").textContent = describeStatus(st);
+      showDanmakuStatus(st);
     } catch (err) {
       $("dm-status").textContent = `status unavailable: ${err.message}`;
     }
@@ -531,7 +542,7 @@
     if ($("dm-voice").value) body.voice_id = $("dm-voice").value;
     try {
       const res = await apiJson("/api/danmaku/start", { method: "POST", json: body });
-      $("dm-status").textContent = describeStatus(res.status);
+      showDanmakuStatus(res.status);
       connectStream();
     } catch (err) {
       showError(err);
@@ -542,7 +553,7 @@
     clearError();
     try {
       const res = await apiJson("/api/danmaku/stop", { method: "POST", json: {} });
-      $("dm-status").textContent = describeStatus(res.status);
+      showDanmakuStatus(res.status);
     } catch (err) {
       showError(err);
     }
@@ -590,13 +601,16 @@
     const voiceId = $("voice").value;
     if (!voiceId) return;
     $("ref-voice").textContent = `(${voiceId})`;
+    $("voice-delete").hidden = true; // shown again once this voice is known to be a created one
     try {
       const r = await apiJson(`/api/voices/${encodeURIComponent(voiceId)}/reference`);
+      if ($("voice").value !== voiceId) return; // another voice was chosen meanwhile; its own load shows it
       $("ref-engine").textContent = r.engine_label || r.engine || "–";
       $("ref-active-text").textContent = r.active_reference_text || "–";
       $("ref-baseline-text").textContent = r.baseline_reference_text || "–";
       $("ref-override-text").textContent = r.override_reference_text || "(none)";
       $("ref-updated").textContent = r.override_updated_at || "–";
+      $("voice-delete").hidden = !r.created_at; // only voices created through the API can be deleted
       await Promise.all([
         loadRefAudio(voiceId, "baseline", r.baseline_audio_available),
         loadRefAudio(voiceId, "override", r.override_audio_available),
@@ -622,9 +636,12 @@
     const btn = $("ref-save");
     btn.disabled = true;
     try {
-      await apiJson(`/api/voices/${encodeURIComponent(voiceId)}/reference`, { method: "POST", body: form });
+      const res = await apiJson(`/api/voices/${encodeURIComponent(voiceId)}/reference`, { method: "POST", body: form });
       $("ref-text").value = "";
       $("ref-file").value = "";
+      // espeak-ng cannot clone: the upload is stored for F5 and the server says so
+      $("ref-warning-text").textContent = (res && res.warning) || "";
+      $("ref-warning").hidden = !(res && res.warning);
       await loadReference();
     } catch (err) {
       showError(err);
@@ -639,6 +656,21 @@
     try {
       await apiJson(`/api/voices/${encodeURIComponent(voiceId)}/reference`, { method: "DELETE" });
       await loadReference();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  async function deleteVoice() {
+    clearError();
+    const voiceId = $("voice").value;
+    if (!voiceId || !confirm(`Delete the voice "${voiceId}" and its reference files?`)) return;
+    try {
+      await apiJson(`/v1/audio/voices/${encodeURIComponent(voiceId)}`, { method: "DELETE" });
+      $("voice-delete").hidden = true;
+      localStorage.removeItem(VOICE_STORE);
+      $("voice").value = "";
+      await loadVoices();
     } catch (err) {
       showError(err);
     }
@@ -684,6 +716,8 @@
     $("dm-test-form").addEventListener("submit", sendTestLine);
     $("ref-form").addEventListener("submit", saveReference);
     $("ref-reset").addEventListener("click", resetReference);
+    $("ref-warning-close").addEventListener("click", () => ($("ref-warning").hidden = true));
+    $("voice-delete").addEventListener("click", deleteVoice);
 
     if (overlay) document.body.classList.add("overlay");
     loadHealth();
