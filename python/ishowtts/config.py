@@ -112,12 +112,18 @@ class DanmakuConfig:
 
 
 @dataclass
+class NormalizeConfig:
+    raw: dict[str, Any] = field(default_factory=dict)  # parsed by ishowtts.text.normalize (NormalizeOptions)
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     voices: list[VoiceConfig] = field(default_factory=list)
     queue: QueueConfig = field(default_factory=QueueConfig)
     danmaku: DanmakuConfig = field(default_factory=DanmakuConfig)
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     default_voice: str | None = None
     source: Path | None = None
 
@@ -297,7 +303,7 @@ _VOICE_KEYS: dict[str, Validator] = {
     "preload": _bool,
 }
 _PATH_KEYS = {("server", "data_dir"), ("engine", "ckpt"), ("engine", "vocab"), ("engine", "vocoder")}
-_TOP_KEYS = {"server", "engine", "voices", "queue", "danmaku", "default_voice"}
+_TOP_KEYS = {"server", "engine", "voices", "queue", "danmaku", "normalize", "default_voice"}
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -416,6 +422,10 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> Config:
     if not isinstance(danmaku, dict):
         raise ConfigError(f"danmaku: must be a table, got {_show(danmaku)}")
     cfg.danmaku = DanmakuConfig(raw=dict(danmaku))
+    normalize = raw.get("normalize", {})
+    if not isinstance(normalize, dict):
+        raise ConfigError(f"normalize: must be a table, got {_show(normalize)}")
+    cfg.normalize = NormalizeConfig(raw=dict(normalize))
     cfg.voices = _build_voices(raw.get("voices"))
     default_voice = raw.get("default_voice")
     if default_voice is not None:

@@ -107,7 +107,8 @@ def test_engine_failure_counted_and_worker_continues(h) -> None:
 
 def test_priority_and_voice_and_template(h) -> None:
     synth = h.FakeSynth(gated=True)
-    settings = h.make_settings(template="{username}: {text}", voice_id="narrator")
+    # spoken as rendered (usernames such as "n0" would otherwise be read "n zero"; see the normalize test)
+    settings = h.make_settings(template="{username}: {text}", voice_id="narrator", normalize={"enabled": False})
     service = DanmakuService(settings, synth, h.encode_wav)
     with TestClient(h.make_app(service)) as client:
         client.post("/api/danmaku/enqueue", json=message("first normal", user="n0"))
@@ -294,3 +295,32 @@ def test_prometheus_collector(h) -> None:
     assert 'ishowtts_danmaku_messages_total{outcome="banned_keyword"} 1.0' in text
     assert 'ishowtts_danmaku_dropped_total{priority="normal"} 1.0' in text
     assert "ishowtts_danmaku_queue_depth 1.0" in text
+
+
+def test_chat_lines_are_spoken_normalized_and_frames_say_what_was_spoken(h) -> None:
+    from ishowtts.text.normalize import CHAT_DEFAULTS, normalize
+
+    synth = h.FakeSynth()
+    service = DanmakuService(h.make_settings(), synth, h.encode_wav)
+    with TestClient(h.make_app(service)) as client:
+        with client.websocket_connect("/api/danmaku/stream") as ws:
+            r = client.post("/api/danmaku/enqueue", json=message("gg 🔥🔥 2nd win!!!!", user="carol"))
+            assert r.status_code == 202, r.text
+            header, _ = parse_frame(ws.receive_bytes())
+        spoken = normalize("carol says: gg 🔥🔥 2nd win!!!!", CHAT_DEFAULTS).text
+        assert header["display_text"] == "gg 🔥🔥 2nd win!!!!"  # the page shows what was written
+        assert header["spoken_text"] == spoken and synth.calls == [(spoken, None)]
+        assert "🔥" not in spoken and "fire" not in spoken and "!!" not in spoken  # chat drops emoji
+        assert not any(ch.isdigit() for ch in spoken)
+
+
+def test_danmaku_normalize_setting_changes_the_chat_defaults(h) -> None:
+    from ishowtts.danmaku.settings import DanmakuSettings
+
+    settings = DanmakuSettings.from_dict({"normalize": {"emoji": "name"}})
+    assert settings.normalize.emoji == "name" and settings.normalize.urls == "say"
+    assert settings.public_dict()["normalize"]["emoji"] == "name"
+    with pytest.raises(ValueError, match=r"danmaku\.normalize: unknown normalize option"):
+        DanmakuSettings.from_dict({"normalize": {"colour": 1}})
+    with pytest.raises(ValueError, match=r"danmaku\.normalize: must be a table"):
+        DanmakuSettings.from_dict({"normalize": "yes"})

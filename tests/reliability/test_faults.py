@@ -201,7 +201,13 @@ async def test_full_queue_429_and_interactive_ahead_of_danmaku(tmp_path, fake_ba
         tmp_path,
         fake_backend,
         queue={"max_size": 2},
-        danmaku={"enabled": True, "cooldown_s": 0.0, "rate_limit": 0.0, "template": "{text}"},
+        danmaku={  # spoken as sent (no normalization), so the messages compare verbatim
+            "enabled": True,
+            "cooldown_s": 0.0,
+            "rate_limit": 0.0,
+            "template": "{text}",
+            "normalize": {"enabled": False},
+        },
     )
     scheduler = app.state.ishowtts.scheduler
     service = app.state.ishowtts.extras["danmaku"]

@@ -47,6 +47,7 @@ async def test_irc_drop_reconnects_and_speaks_each_message_once(tmp_path, fake_b
                 "reconnect_max_s": 0.5,
                 "cooldown_s": 0.0,
                 "template": "{text}",
+                "normalize": {"enabled": False},  # spoken as sent, so the messages compare verbatim
             },
         )
         app = create_app(cfg, fake_backend)

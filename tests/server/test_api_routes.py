@@ -115,6 +115,7 @@ async def test_api_tts_json_and_raw_wav(tmp_path, fake_backend):
             "audio_base64",
             "waveform_len",
             "format",
+            "spoken_text",
         }
         assert body["format"] == "audio/wav" and body["sample_rate"] == SR and body["voice_id"] == "default"
         assert body["engine"] == "fake" and body["waveform_len"] == len(expected)

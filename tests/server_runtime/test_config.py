@@ -198,7 +198,18 @@ def test_example_config_loads_to_the_defaults(tmp_path: Path) -> None:
     example = load_config(EXAMPLE, env=env)
     default = load_config(None, env=env)
     example.source = None
+    # [normalize] is parsed by the text layer: every key the example shows is exactly its default
+    from ishowtts.text.normalize import DEFAULTS, NormalizeOptions
+
+    assert set(example.normalize.raw) == set(NormalizeOptions.field_names())
+    assert NormalizeOptions.from_mapping(example.normalize.raw) == DEFAULTS
+    example.normalize = default.normalize
     assert example == default
+
+
+def test_normalize_section_must_be_a_table(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="normalize: must be a table"):
+        load_config(write(tmp_path, 'normalize = "yes"\n'), env={})
 
 
 @pytest.mark.parametrize("vid", ["a", "Voice_1", "zh-CN.female", "x" * 64])

@@ -59,6 +59,7 @@ def test_speak_plays_audio_and_keeps_history(page: Any, live_server: Any) -> Non
     duration = pg.evaluate("document.querySelector('#tts-audio').duration")
     assert duration > 0.5
     assert pg.inner_text("#history li .h-text") == "Hello from the browser test."
+    assert pg.is_hidden("#spoken-text")  # nothing to normalize: no "spoken as" line
     # The history survives a reload (localStorage) and replays from the stored audio.
     pg.reload()
     pg.wait_for_selector("#history li")
@@ -67,6 +68,17 @@ def test_speak_plays_audio_and_keeps_history(page: Any, live_server: Any) -> Non
     pg.wait_for_function("!document.querySelector('#tts-audio').paused", timeout=10000)
     pg.click("#history-clear")
     assert pg.locator("#history li").count() == 0
+    assert errors.all() == []
+
+
+def test_page_shows_what_was_spoken(page: Any, live_server: Any) -> None:
+    pg, errors = page
+    open_page(pg, live_server)
+    pg.wait_for_function("document.querySelectorAll('#voice option').length > 0", timeout=15000)
+    pg.fill("#tts-text", "See you at 10:30 on Dec 2")
+    pg.click("#speak")
+    pg.wait_for_selector("#spoken-text:not([hidden])", timeout=30000)
+    assert pg.inner_text("#spoken-text") == "Spoken as: See you at ten thirty on December second"
     assert errors.all() == []
 
 

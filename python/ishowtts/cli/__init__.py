@@ -12,7 +12,7 @@ import sys
 
 from ishowtts import __version__
 
-COMMAND_MODULES = ("serve", "synth", "download", "bench")
+COMMAND_MODULES = ("serve", "synth", "normalize", "download", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,6 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength")
     p.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient")
     p.add_argument("--remove-silence", action="store_true", help="shorten long silences in the output")
+    p.add_argument(
+        "--no-normalize", action="store_true",
+        help="speak TEXT as written (default: numbers, dates, units, links, emoji read as a person would; "
+        "see `python -m ishowtts normalize`)",
+    )  # fmt: skip
     p.add_argument("--model", default="F5TTS_v1_Base", help="F5TTS_v1_Base, F5TTS_Base, or a checkpoint path")
     p.add_argument(
         "--config", default=None, help="architecture name when --model/--ckpt is a custom checkpoint"
@@ -80,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         print("ishowtts synth: the text is empty", file=sys.stderr)
+        return 2
+    from ishowtts.text.normalize import DEFAULTS, normalize
+
+    text = normalize(text, DEFAULTS.replace(enabled=not args.no_normalize)).text
+    if not text:
+        print("ishowtts synth: nothing to speak once normalized (--no-normalize speaks it as written)",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.engine == "espeak":
         return _run_espeak(args, text)

@@ -5,6 +5,7 @@ The server registers it in its own registry: ``registry.register(DanmakuCollecto
 ``ishowtts_danmaku_messages_total{outcome}``      received messages: accepted, or the filter reason
 ``ishowtts_danmaku_dropped_total{priority}``      evicted from the full queue (or refused by it)
 ``ishowtts_danmaku_clips_total{outcome}``         synthesised / failed / retried (scheduler queue full)
+``ishowtts_danmaku_normalize_characters_total{action}`` unreadable characters mapped / dropped
 ``ishowtts_danmaku_playback_dropped_total{where}`` clips lost in the pending backlog or to a slow page
 ``ishowtts_danmaku_queue_depth``, ``ishowtts_danmaku_playback_clients``, ``ishowtts_danmaku_connected``
 """
@@ -50,6 +51,14 @@ class DanmakuCollector(Collector):
         clips.add_metric(["failed"], float(s.failed))
         clips.add_metric(["retried"], float(s.retries))
         yield clips
+        chars = CounterMetricFamily(
+            "ishowtts_danmaku_normalize_characters",
+            "Characters of chat lines the model cannot read: mapped to readable ones or dropped",
+            labels=["action"],
+        )
+        chars.add_metric(["mapped"], float(s.normalize_mapped))
+        chars.add_metric(["dropped"], float(s.normalize_dropped))
+        yield chars
         pb = CounterMetricFamily(
             "ishowtts_danmaku_playback_dropped",
             "Clips lost before reaching a playback page",

@@ -25,6 +25,7 @@ from ishowtts.danmaku.playback import Clip, PlaybackHub
 from ishowtts.danmaku.settings import DanmakuSettings
 from ishowtts.danmaku.twitch import TwitchIrcClient
 from ishowtts.logging_setup import kv
+from ishowtts.text.normalize import normalize
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class DanmakuService:
         self.in_flight: dict[str, Any] | None = None
         self.last_error: str | None = None
         self.last_latency_s: float | None = None
+        self.normalize_mapped = 0  # characters the model cannot read, mapped / dropped by the normalizer
+        self.normalize_dropped = 0
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -184,7 +187,13 @@ class DanmakuService:
 
     async def _process(self, item: QueuedItem) -> None:
         msg = item.message
-        text = self.gateway.render(item)
+        spoken = normalize(self.gateway.render(item), self.settings.normalize)
+        self.normalize_mapped += spoken.mapped
+        self.normalize_dropped += spoken.dropped
+        text = spoken.text
+        if not text:  # only emoji or unreadable characters, under a template without the username
+            log.info("danmaku line has nothing to speak once normalized", extra=kv(user=msg.username))
+            return
         voice = self.voice_for(msg)
         self.in_flight = {"username": msg.display_name, "text": item.text, "voice_id": voice}
         while True:
@@ -216,6 +225,7 @@ class DanmakuService:
             "channel": msg.channel,
             "username": msg.display_name,
             "display_text": item.text,
+            "spoken_text": text,
             "color": msg.color,
             "format": "audio/wav",
             "sample_rate": int(sr),
@@ -257,6 +267,8 @@ class DanmakuService:
                 "last_error": self.last_error,
                 "last_latency_s": self.last_latency_s,
                 "nfe": self.settings.nfe,
+                "normalize_mapped": self.normalize_mapped,
+                "normalize_dropped": self.normalize_dropped,
             },
             "playback": self.hub.stats(),
             "settings": self.settings.public_dict(),

@@ -6,10 +6,13 @@ Every key is optional; unknown keys and wrong types raise :class:`ValueError` na
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
+
+from ishowtts.text.normalize import CHAT_DEFAULTS, NormalizeOptions
 
 #: Optional filters that can be switched off; the normalisation, empty check and truncation always run.
 OPTIONAL_FILTERS = ("commands", "links", "keywords", "users", "cooldown", "dedupe")
@@ -43,6 +46,8 @@ class DanmakuSettings:
     reconnect_base_s: float = 1.0
     reconnect_max_s: float = 60.0
     idle_timeout_s: float = 360.0  # no traffic for this long -> PING; twice -> reconnect
+    # what chat lines are spoken as (text.normalize); a table changes single options of the chat defaults
+    normalize: NormalizeOptions = CHAT_DEFAULTS
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> DanmakuSettings:
@@ -79,8 +84,22 @@ class DanmakuSettings:
             elif f.name == "socks5_proxy" and v:
                 parts = urlsplit(v)
                 v = f"{parts.scheme}://{parts.hostname}:{parts.port}"
+            elif isinstance(v, NormalizeOptions):
+                v = dataclasses.asdict(v)
             out[f.name] = list(v) if isinstance(v, tuple) else v
         return out
+
+
+def _normalize(key: str, v: Any) -> NormalizeOptions:
+    """A table of normalize options over the chat defaults (emoji dropped), e.g. ``{emoji = "name"}``."""
+    if isinstance(v, NormalizeOptions):
+        return v
+    if not isinstance(v, dict):
+        raise ValueError(f"{key}: must be a table of normalize options, got {v!r}")
+    try:
+        return NormalizeOptions.from_mapping(v, base=CHAT_DEFAULTS)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{key}: {exc}") from None
 
 
 def _bool(key: str, v: Any) -> bool:
@@ -190,6 +209,7 @@ _PARSERS = {
     "reconnect_base_s": _float(0.0, positive=True),
     "reconnect_max_s": _float(0.0, positive=True),
     "idle_timeout_s": _float(0.0, positive=True),
+    "normalize": _normalize,
 }
 
 # Every field has a parser (checked at import so a new field cannot be forgotten).

@@ -47,6 +47,12 @@ class F5Backend:
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, **self.engine.info()}
 
+    @property
+    def vocab_symbols(self) -> frozenset[str]:
+        """The model vocab's single-character symbols: the text normalizer lets these pass as they are."""
+        vocab = getattr(self.engine.model, "vocab", None)
+        return frozenset(s for s in vocab.symbols if len(s) == 1) if vocab is not None else frozenset()
+
     def _voice(self, voice: VoiceReference, params: SynthesisParams) -> PreparedVoice:
         if voice.audio is None:
             raise ValueError(f"voice {voice.id!r} has no reference audio; the F5 engine needs one")

@@ -43,6 +43,7 @@ from ishowtts.server.limits import BodySizeLimitMiddleware
 from ishowtts.server.metrics import Metrics, RequestMetricsMiddleware
 from ishowtts.server.openapi_responses import install_response_schema
 from ishowtts.server.security import ApiKeyMiddleware, add_cors
+from ishowtts.server.spoken import options_from_config
 from ishowtts.server.state import AppState
 from ishowtts.voices.store import VoiceStore
 
@@ -89,6 +90,8 @@ def create_app(
         metrics=metrics,
         fallback_reason=fallback_reason,
         warmup=warmup,
+        normalize=options_from_config(config),
+        speakable_symbols=_speakable_symbols(backend),
     )
 
     app = FastAPIOffline(
@@ -116,6 +119,12 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     add_cors(app, config.server.cors_origins)
     return app
+
+
+def _speakable_symbols(backend: Any) -> frozenset[str] | None:
+    """The backend model's single-character vocab symbols (F5), which the normalizer lets pass."""
+    symbols = getattr(backend, "vocab_symbols", None)
+    return frozenset(symbols) if symbols else None
 
 
 def _web_fallback(static: ASGIApp, not_found: ASGIApp) -> ASGIApp:

@@ -59,6 +59,13 @@ class Metrics:
             buckets=_TTFA_BUCKETS,
             registry=r,
         )
+        self.normalized_chars = Counter(
+            "ishowtts_normalize_characters_total",
+            "Characters the model cannot read, found while normalizing request text: mapped to readable "
+            "ones or dropped",
+            ["action"],
+            registry=r,
+        )
         self.synth_events = Counter(
             "ishowtts_synthesis_events_total",
             "Scheduler events (queued, started, finished, cancelled, failed)",

@@ -1,5 +1,6 @@
-"""``POST /api/tts`` (the original iShowTTS shape): JSON with base64 WAV, or raw WAV for
-``Accept: audio/wav``. The clip is finished before the answer starts, so the WAV has its true sizes."""
+"""``POST /api/tts`` (the original iShowTTS shape): JSON with base64 WAV and the ``spoken_text`` (the text
+after normalization), or raw WAV for ``Accept: audio/wav``. The clip is finished before the answer starts,
+so the WAV has its true sizes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ishowtts.logging_setup import kv
 from ishowtts.server.encoding import encode_audio
 from ishowtts.server.errors import ApiError
 from ishowtts.server.schemas import TTSRequest, TTSResponse
+from ishowtts.server.spoken import spoken_text
 from ishowtts.server.state import StateDep
 from ishowtts.server.streaming import ClientDisconnected, run_until_disconnect
 
@@ -72,6 +74,7 @@ async def tts(body: TTSRequest, request: Request, state: StateDep) -> Response:
             param="engine",
         )
     voice_id, ref = await state.voice(body.voice_id)
+    text = await spoken_text(state, text, body.normalize_changes(), "text")
     request_id = uuid.uuid4().hex
     try:
         result = await run_until_disconnect(
@@ -106,5 +109,6 @@ async def tts(body: TTSRequest, request: Request, state: StateDep) -> Response:
         sample_rate=result.sample_rate,
         audio_base64=b64.decode("ascii"),
         waveform_len=len(result.audio),
+        spoken_text=text,
     )
     return JSONResponse(payload.model_dump(), headers=headers)

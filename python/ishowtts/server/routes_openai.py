@@ -33,6 +33,7 @@ from ishowtts.server.errors import ApiError
 from ishowtts.server.routes_ishowtts import CLIENT_CLOSED, INLINE_ENCODE, check_text, encode_off_loop
 from ishowtts.server.routes_voices import cloning_warning, read_upload
 from ishowtts.server.schemas import MODEL_IDS, SpeechRequest
+from ishowtts.server.spoken import spoken_text
 from ishowtts.server.state import AppState, StateDep
 from ishowtts.server.streaming import CancellableStream, ClientDisconnected, run_until_disconnect, sse_event
 from ishowtts.voices.store import InvalidAudio, VoiceNotDeletable
@@ -81,6 +82,7 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
             param="stream_format",
         )
     voice_id, ref = await state.voice(resolve_voice_id(state, body.voice_id()))
+    spoken = await spoken_text(state, text, body.normalize_changes(), "input")
     request_id = uuid.uuid4().hex
     fields = {"request_id": request_id, "voice": voice_id, "chars": len(text), "format": fmt}
     fields |= {"stream": body.stream, "stream_format": body.stream_format}
@@ -88,7 +90,7 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
         try:
             result = await run_until_disconnect(
                 request.receive,
-                state.scheduler.synthesize(text, ref, body.params(), priority=Priority.INTERACTIVE),
+                state.scheduler.synthesize(spoken, ref, body.params(), priority=Priority.INTERACTIVE),
             )
         except ClientDisconnected:
             log.info("client went away; synthesis cancelled", extra=kv(request_id=request_id))
@@ -98,7 +100,7 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
         headers = _headers(request_id, result.sample_rate, voice_id)
         return Response(data, media_type=info.media_type, headers=headers)
     sr = state.sample_rate
-    stream = state.scheduler.stream(text, ref, body.params(), priority=Priority.INTERACTIVE)
+    stream = state.scheduler.stream(spoken, ref, body.params(), priority=Priority.INTERACTIVE)
     try:
         first: np.ndarray | None = await run_until_disconnect(request.receive, stream.__anext__())
     except StopAsyncIteration:

@@ -19,6 +19,63 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
+class NormalizeBody(BaseModel):
+    """``/api/tts`` ``normalize`` as an object: any field of the server's ``[normalize]`` options; the
+    fields left out keep the server's values."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    enabled: bool | None = None
+    lang: Literal["auto", "en", "zh"] | None = None
+    numbers: bool | None = None
+    units: bool | None = None
+    phone: bool | None = None
+    urls: Literal["say", "read", "drop"] | None = None
+    emails: Literal["say", "read", "drop"] | None = None
+    emoji: Literal["name", "drop"] | None = None
+    acronyms: bool | None = None
+    abbreviations: bool | None = None
+    plurals: bool | None = None
+    symbols: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class NormalizationOptions(BaseModel):
+    """Kokoro-FastAPI's ``normalization_options`` (``/v1/audio/speech``), mapped onto the server's
+    ``[normalize]`` options; a field left out keeps the server's value. ``url_normalization`` /
+    ``email_normalization`` false read the link as written instead of saying "link" / "email"."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    normalize: bool | None = None
+    unit_normalization: bool | None = None
+    url_normalization: bool | None = None
+    email_normalization: bool | None = None
+    optional_pluralization_normalization: bool | None = None
+    phone_normalization: bool | None = None
+    replace_remaining_symbols: bool | None = None
+    caps_normalization: bool | None = None
+    remove_emoji: bool | None = None
+    lang: Literal["auto", "en", "zh"] | None = None  # extension: the language numbers are read in
+
+    def changes(self) -> dict[str, Any]:
+        pairs = {
+            "enabled": self.normalize,
+            "units": self.unit_normalization,
+            "phone": self.phone_normalization,
+            "plurals": self.optional_pluralization_normalization,
+            "symbols": self.replace_remaining_symbols,
+            "acronyms": self.caps_normalization,
+            "lang": self.lang,
+            "urls": None if self.url_normalization in (None, True) else "read",
+            "emails": None if self.email_normalization in (None, True) else "read",
+            "emoji": None if self.remove_emoji is None else ("drop" if self.remove_emoji else "name"),
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
+
+
 class TTSRequest(_Strict):
     """``POST /api/tts`` (the original iShowTTS shape)."""
 
@@ -34,6 +91,13 @@ class TTSRequest(_Strict):
     fix_duration: float | None = Field(default=None, gt=0.0, le=120.0)
     remove_silence: bool = False
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    # true/false switches normalization; an object changes single options (docs/api.md)
+    normalize: bool | NormalizeBody | None = None
+
+    def normalize_changes(self) -> dict[str, Any]:
+        if isinstance(self.normalize, bool):
+            return {"enabled": self.normalize}
+        return self.normalize.changes() if self.normalize is not None else {}
 
     def params(self) -> SynthesisParams:
         return SynthesisParams(
@@ -57,6 +121,7 @@ class TTSResponse(BaseModel):
     sample_rate: int
     audio_base64: str
     waveform_len: int
+    spoken_text: str  # the text after normalization: what was spoken
     format: Literal["audio/wav"] = "audio/wav"
 
 
@@ -83,6 +148,10 @@ class SpeechRequest(_Strict):
     stream_format: Literal["audio", "sse"] = "audio"
     stream: bool = True
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)  # extension: reproducible output
+    normalization_options: NormalizationOptions | None = None  # Kokoro-FastAPI's shape
+
+    def normalize_changes(self) -> dict[str, Any]:
+        return self.normalization_options.changes() if self.normalization_options is not None else {}
 
     def voice_id(self) -> str | None:
         if isinstance(self.voice, VoiceRef):

@@ -15,6 +15,8 @@ from ishowtts.config import Config
 from ishowtts.engine.backend import Backend, VoiceReference
 from ishowtts.engine.scheduler import Scheduler
 from ishowtts.server.metrics import Metrics
+from ishowtts.text.normalize import DEFAULTS as NORMALIZE_DEFAULTS
+from ishowtts.text.normalize import NormalizeOptions
 from ishowtts.voices.store import VoiceStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ class AppState:
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. the danmaku service
     resolved_voices: set[str] = field(default_factory=set)
     version: str = __version__
+    normalize: NormalizeOptions = NORMALIZE_DEFAULTS  # the config's [normalize]; requests change it
+    speakable_symbols: frozenset[str] | None = None  # the model's single-character vocab symbols, if any
 
     @property
     def sample_rate(self) -> int:

@@ -203,6 +203,10 @@
       const res = await apiJson("/api/tts", { method: "POST", json: body });
       const blob = b64ToBlob(res.audio_base64, res.format || "audio/wav");
       playTts(blob);
+      // what was spoken, when normalization changed it (numbers, dates, links, emoji ...)
+      const spoken = $("spoken-text");
+      spoken.textContent = `Spoken as: ${res.spoken_text}`;
+      spoken.hidden = !res.spoken_text || res.spoken_text === body.text.trim();
       addHistory({
         id: res.request_id,
         text: body.text,
