@@ -241,9 +241,14 @@ def _times_thousand(digits: str, frac: str | None) -> tuple[str, str | None]:
     return whole, (frac[3:] or None)
 
 
+_ANY_CJK_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff]")  # what context.is_cjk accepts
+
+
 def expand_chinese(text: str, opts: NormalizeOptions) -> str:
     """Every numeric expression in Chinese context -> its Chinese reading; the rest byte for byte."""
     if not opts.enabled or not opts.numbers or opts.lang == "en" or not any(c.isdigit() for c in text):
+        return text
+    if opts.lang == "auto" and not _ANY_CJK_RE.search(text):  # no Chinese around any number
         return text
     pattern = _WITH_PHONE if opts.phone else _WITHOUT_PHONE
     return pattern.sub(_Reader(text, opts), text)

@@ -328,6 +328,8 @@ _DIGITS_RE = re.compile(r"[0-9]+")
 
 def expand_numbers(text: str, opts: NormalizeOptions) -> str:
     """Every ASCII digit of ``text`` read as English words."""
+    if not _DIGITS_RE.search(text):  # every rule below reads digits
+        return text
     if opts.phone:
         text = _PHONE_RE.sub(_phone, text)
     text = _ISO_RE.sub(_iso, text)

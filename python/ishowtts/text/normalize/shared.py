@@ -104,18 +104,17 @@ def _emoji_name(data: dict[str, object]) -> str:
 
 
 # Every non-ASCII character an emoji can start with, plus the keycap mark and the selectors (keycaps such
-# as "1️⃣" start with an ASCII digit): texts without any (most) skip the emoji tokenizer.
-_EMOJI_START_RE = re.compile(
-    "["
-    + "".join(sorted({re.escape(e[0]) for e in emoji.EMOJI_DATA if not e[0].isascii()}))
-    + "\u20e3\u200d\ufe0f\ufe0e]"
+# as "1️⃣" start with an ASCII digit): texts without any (most) skip the emoji tokenizer. A set, not a
+# regex class: the class would list astral code points one by one and cost a scan per character.
+_EMOJI_STARTS = frozenset(
+    {e[0] for e in emoji.EMOJI_DATA if not e[0].isascii()} | set("\u20e3") | _KEEP_FORMAT
 )
 
 
 def replace_emoji(text: str, opts: NormalizeOptions) -> str:
     """Each emoji (ZWJ sequences and flags included) becomes its English name, or a space when dropped;
     then the joiners/selectors left behind are removed."""
-    if not _EMOJI_START_RE.search(text):
+    if _EMOJI_STARTS.isdisjoint(text):
         return text
     if opts.emoji == "name":
         text = emoji.replace_emoji(text, replace=lambda _chars, data: f" {_emoji_name(data)} ")
