@@ -162,6 +162,17 @@ def missing_baselines(floors: dict, machine: str, names: Iterable[str]) -> list[
 # --- measuring ----------------------------------------------------------------------------------------
 
 
+def min_time(fn: Callable[[], object], rounds: int) -> float:
+    """The fastest of ``rounds`` timed calls, after one untimed warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _time_once(fn: Callable[[], object], inner: int) -> float:
     t0 = time.perf_counter()
     for _ in range(inner):

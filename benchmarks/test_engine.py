@@ -13,13 +13,12 @@ ONE NFE step (the 2B cond+uncond forward) of F5TTS_v1_Base with random weights f
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from gatelib import min_time
 from ishowtts.model import F5Model, SamplingState, euler_loop, prepare_sampling, random_f5, resolve_config
 from ishowtts.model.cfm import velocity
 from ishowtts.model.flops import dit_step_flops
@@ -76,16 +75,6 @@ def build_loop_bench(
     a = torch.randn(MM_SIZE, MM_SIZE, generator=gen)
     b = torch.randn(MM_SIZE, MM_SIZE, generator=gen)
     return LoopBench(model, state, flops, repeats, a, b)
-
-
-def min_time(fn: Callable[[], Any], rounds: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def test_dit_loop_flop_utilisation(benchmark: Any) -> None:

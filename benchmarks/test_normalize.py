@@ -11,10 +11,9 @@ Run: ``python -m pytest benchmarks/test_normalize.py -s``
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
+from gatelib import min_time
 from ishowtts.text.normalize import CHAT_DEFAULTS, DEFAULTS, normalize
 
 CHAT = [
@@ -42,15 +41,6 @@ CHAT = [
 ONE_SENTENCE = "The 3rd match starts at 10:30pm and tickets cost $5.20, see you there!"
 
 
-def _min_time(fn: Callable[[], Any], rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def test_chat_lines_per_second(benchmark: Any) -> None:
     lines = CHAT * 10
 
@@ -64,7 +54,7 @@ def test_chat_lines_per_second(benchmark: Any) -> None:
 def test_time_is_linear_in_length(benchmark: Any) -> None:
     unit = " ".join(CHAT) + " "
     texts = {n: (unit * (n // len(unit) + 1))[:n] for n in (1_000, 10_000, 100_000)}
-    per_char = {n: _min_time(lambda t=t: normalize(t), 5 if n < 100_000 else 2) / n for n, t in texts.items()}
+    per_char = {n: min_time(lambda t=t: normalize(t), 5 if n < 100_000 else 2) / n for n, t in texts.items()}
     out = benchmark.pedantic(lambda: normalize(texts[100_000]), rounds=2, iterations=1)
     assert out.text
     for n, s in per_char.items():
@@ -88,8 +78,7 @@ def test_adds_under_5_percent_to_espeak_time_to_first_audio(benchmark: Any) -> N
         next(iter(stream))
         stream.close()
 
-    first_audio()  # load the voice
-    ttfa = _min_time(first_audio, 7)
+    ttfa = min_time(first_audio, 7)  # its warm-up call loads the voice
     cost = benchmark(lambda: normalize(ONE_SENTENCE, DEFAULTS))
     assert cost.text == spoken
     share = benchmark.stats.stats.min / ttfa

@@ -241,7 +241,7 @@ def _times_thousand(digits: str, frac: str | None) -> tuple[str, str | None]:
     return whole, (frac[3:] or None)
 
 
-_ANY_CJK_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff]")  # what context.is_cjk accepts
+_ANY_CJK_RE = re.compile("[\u3100-\u9fff]")  # frontend.is_chinese_char's range
 
 
 def expand_chinese(text: str, opts: NormalizeOptions) -> str:

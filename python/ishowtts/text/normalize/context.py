@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["is_cjk", "is_latin_letter", "surrounding_language"]
+from ishowtts.text.frontend import is_chinese_char
+
+__all__ = ["is_latin_letter", "surrounding_language"]
 
 _WINDOW = 12  # characters looked at on each side
-
-
-def is_cjk(ch: str) -> bool:
-    """CJK ideographs (and extension A / compatibility ideographs): the characters read as Mandarin."""
-    o = ord(ch)
-    return 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
 
 
 def is_latin_letter(ch: str) -> bool:
@@ -27,19 +23,19 @@ def surrounding_language(text: str, start: int, end: int) -> str:
     """
     after = text[end] if end < len(text) else ""
     before = text[start - 1] if start > 0 else ""
-    if after and is_cjk(after):
+    if after and is_chinese_char(after):
         return "zh"
     if after and is_latin_letter(after):
         return "en"
-    if before and is_cjk(before):
+    if before and is_chinese_char(before):
         return "zh"
     zh = en = 0.0
     for i in range(max(0, start - _WINDOW), start):
         w = 1.0 / (start - i)
-        zh += w * is_cjk(text[i])
+        zh += w * is_chinese_char(text[i])
         en += w * is_latin_letter(text[i])
     for i in range(end, min(len(text), end + _WINDOW)):
         w = 1.0 / (i - end + 1)
-        zh += w * is_cjk(text[i])
+        zh += w * is_chinese_char(text[i])
         en += w * is_latin_letter(text[i])
     return "zh" if zh > en else "en"

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from pypinyin.pinyin_dict import pinyin_dict
 
-from ishowtts.text.normalize.context import is_cjk
+from ishowtts.text.frontend import is_chinese_char
 
 __all__ = ["STAGE_SYMBOLS", "Speakable", "filter_speakable"]
 
@@ -46,7 +46,7 @@ class Speakable:
 
 @lru_cache(maxsize=4096)
 def _readable_hanzi(ch: str) -> bool:
-    return is_cjk(ch) and ord(ch) in pinyin_dict
+    return is_chinese_char(ch) and ord(ch) in pinyin_dict
 
 
 def _passes(ch: str, vocab: Container[str] | None) -> bool:
