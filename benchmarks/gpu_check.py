@@ -31,7 +31,8 @@ import torch
 
 from ishowtts.engine.fastpath import memory
 from ishowtts.engine.fastpath.buckets import BucketSet
-from ishowtts.engine.fastpath.precision import autocast, block_linears, precast_block_linears
+from ishowtts.engine.fastpath.precision import autocast
+from ishowtts.model.precast import block_linears, precast_block_linears
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
 from ishowtts.engine.fastpath.static_vocoder import StaticVocoder
 from ishowtts.engine.random_weights import random_models
@@ -80,7 +81,7 @@ def eager_path(
 ):
     def run() -> tuple[torch.Tensor, torch.Tensor]:
         with torch.inference_mode(), autocast(device, dtype):
-            mel = model.sample(req.cond[None], req.text[None], req.frames, steps=nfe, noise=req.noise[None])[
+            mel = model.sample(req.cond[None], req.text[None], req.frames, nfe_step=nfe, noise=req.noise[None])[
                 0
             ]
             audio = vocoder.decode(mel[req.cond.shape[0] :].T[None])[0]
@@ -91,7 +92,7 @@ def eager_path(
 
 def static_path(runner: StaticRunner, voc: StaticVocoder, reqs: Sequence[SampleRequest], nfe: int):
     def run() -> tuple[torch.Tensor, torch.Tensor]:
-        mels = runner.sample(list(reqs), steps=nfe)
+        mels = runner.sample(list(reqs), nfe_step=nfe)
         audio = voc.decode([m[r.cond.shape[0] :].T for m, r in zip(mels, reqs, strict=True)])
         return mels[0].float(), audio[0].float()
 

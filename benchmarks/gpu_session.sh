@@ -6,7 +6,7 @@
 #   run(command="bash benchmarks/gpu_session.sh grid", carry=[".whl"], timeout_s=560)      # if time is left
 #   run(command="bash benchmarks/gpu_session.sh compile", carry=[".whl"], timeout_s=560)   # if time is left
 #
-# core:    tests/fastpath/test_cuda.py (graph replay == eager, fp16 tolerance, compile and int8 inside
+# core:    tests/engine/fastpath/test_cuda.py (graph replay == eager, fp16 tolerance, compile and int8 inside
 #          graphs, memory back on release), then the target cell of gpu_check (F5TTS_v1_Base, NFE 16,
 #          10 s, batch 1 and 8, no compile);
 # grid:    gpu_check over NFE 7/16/32 x 3/10/25 s, batch 1/4/8, no compile, 2 rounds;
@@ -30,8 +30,8 @@ python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_devic
 rc=0
 case "$stage" in
   core)
-    step "tests/fastpath/test_cuda.py"
-    timeout 200 python3 -m pytest -q -p no:cacheprovider tests/fastpath/test_cuda.py 2>&1 | tee -a "$log" || rc=1
+    step "tests/engine/fastpath/test_cuda.py"
+    timeout 200 python3 -m pytest -q -p no:cacheprovider tests/engine/fastpath/test_cuda.py 2>&1 | tee -a "$log" || rc=1
     step "gpu_check target cell"
     timeout 250 python3 benchmarks/gpu_check.py --nfe 16 --seconds 10 --batches 1 8 --no-compile --out "$out" \
       2>&1 | tee -a "$log" || rc=1

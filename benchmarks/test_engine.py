@@ -69,7 +69,7 @@ def build_loop_bench(
     cond = torch.randn(1, MODEL_REF_FRAMES, cfg.mel_dim, generator=gen)
     ids = torch.randint(1, 256, (1, MODEL_TEXT_TOKENS), generator=gen)
     with torch.inference_mode():
-        state = prepare_sampling(model.transformer, cond, ids, frames, steps=steps, seed=seed)
+        state = prepare_sampling(model.transformer, cond, ids, frames, nfe_step=steps, seed=seed)
     flops = steps * dit_step_flops(cfg, 1, frames, guided=True)
     repeats = max(1, round(flops / (2 * MM_SIZE**3)))
     a = torch.randn(MM_SIZE, MM_SIZE, generator=gen)
@@ -114,7 +114,7 @@ def v1_base_step_report(frames: int = 940, ref_frames: int = 282, rounds: int = 
     cond = torch.randn(1, ref_frames, cfg.mel_dim, generator=gen)
     ids = torch.randint(1, cfg.text_num_embeds, (1, 160), generator=gen)
     with torch.inference_mode():
-        state = prepare_sampling(model.transformer, cond, ids, frames, steps=16, seed=0)
+        state = prepare_sampling(model.transformer, cond, ids, frames, nfe_step=16, seed=0)
         step_s = min_time(lambda: velocity(model.transformer, state.x0, state, 3), rounds)
     a = torch.randn(MM_SIZE, MM_SIZE)
     mm_s = min_time(lambda: torch.mm(a, a), 10)

@@ -29,7 +29,8 @@ from ishowtts.engine.engine import Engine
 from ishowtts.engine.fastpath.buckets import BucketSet
 from ishowtts.engine.fastpath.compile import compile_dit
 from ishowtts.engine.fastpath.fast_engine import BatchItem, FastEngine, FastPathOptions
-from ishowtts.engine.fastpath.precision import nmse, precast_block_linears
+from ishowtts.engine.fastpath.precision import nmse
+from ishowtts.model.precast import precast_block_linears
 from ishowtts.engine.fastpath.quantize import quantize_dit, torchao_available
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
 
@@ -148,9 +149,9 @@ def test_precision_speed(benchmark: Any, fast: FastEngine) -> None:
         cdit = copy.deepcopy(qdit)
         compile_dit(cdit, "inductor")
         runs["int8_inductor"] = StaticRunner(cdit, buckets)
-    outs = {k: r.sample([req], steps=NFE)[0] for k, r in runs.items()}
-    times = alternate({k: (lambda r=r: r.sample([req], steps=NFE)) for k, r in runs.items()})
-    benchmark.pedantic(lambda: runs["bf16"].sample([req], steps=NFE), rounds=1, iterations=1)
+    outs = {k: r.sample([req], nfe_step=NFE)[0] for k, r in runs.items()}
+    times = alternate({k: (lambda r=r: r.sample([req], nfe_step=NFE)) for k, r in runs.items()})
+    benchmark.pedantic(lambda: runs["bf16"].sample([req], nfe_step=NFE), rounds=1, iterations=1)
     info: dict[str, Any] = {f"{k}_s": round(v, 3) for k, v in times.items()}
     for k in runs:
         if k != "fp32":

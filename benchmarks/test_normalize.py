@@ -66,7 +66,8 @@ def test_time_is_linear_in_length(benchmark: Any) -> None:
 
 
 def test_adds_under_5_percent_to_espeak_time_to_first_audio(benchmark: Any) -> None:
-    from ishowtts.engine.backend import SynthesisParams, VoiceReference
+    from ishowtts.engine.backend import SynthesisParams
+    from ishowtts.voices.reference import VoiceReference
     from ishowtts.engine.espeak import EspeakBackend
 
     backend = EspeakBackend()

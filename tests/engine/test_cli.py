@@ -83,7 +83,8 @@ def test_synth_missing_weights_is_clear(
 def test_synth_espeak_needs_no_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ishowtts.engine.backend import SynthesisParams, VoiceReference
+    from ishowtts.engine.backend import SynthesisParams
+    from ishowtts.voices.reference import VoiceReference
     from ishowtts.engine.espeak import EspeakBackend
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ishowtts.engine.backend import Backend, CancelToken, SynthesisCancelled, SynthesisParams, VoiceReference
+from ishowtts.engine.backend import Backend, CancelToken, SynthesisCancelled, SynthesisParams
+
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.engine.f5_backend import F5Backend
 
 from .conftest import REF_TEXT, SR, ref_clip

@@ -47,7 +47,7 @@ def test_analytic_flops_match_flop_counter(cfg_strength: float) -> None:
             torch.randn(1, 16, 100),
             torch.tensor([[1, 2, 3, 4]]),
             frames,
-            steps=4,
+            nfe_step=4,
             cfg_strength=cfg_strength,
             seed=0,
         )

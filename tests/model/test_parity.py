@@ -55,7 +55,7 @@ def test_cfm_sample_matches_upstream(fixtures: Fixtures, config: str, nfe: int) 
         t["cond"],
         case["text"],
         int(t["duration"]),
-        steps=case["steps"],
+        nfe_step=case["steps"],
         cfg_strength=case["cfg_strength"],
         sway_sampling_coef=case["sway_sampling_coef"],
         seed=case["seed"],
@@ -71,7 +71,7 @@ def test_cfm_sample_matches_upstream(fixtures: Fixtures, config: str, nfe: int) 
 def test_cfm_sample_with_given_noise_matches_upstream(fixtures: Fixtures, config: str) -> None:
     case, t = fixtures.case(f"cfm_sample_{config}_nfe7")
     model = _model(fixtures, config)
-    out = model.sample(t["cond"], case["text"], int(t["duration"]), steps=7, noise=t["noise"])
+    out = model.sample(t["cond"], case["text"], int(t["duration"]), nfe_step=7, noise=t["noise"])
     assert max_err(out, t["out"]) <= PARITY_ATOL
 
 

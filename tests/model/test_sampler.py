@@ -15,7 +15,6 @@ from ishowtts.model import (
     random_f5,
     time_grid,
 )
-from ishowtts.model.cfm import sway_time
 
 from .conftest import max_err
 
@@ -67,7 +66,7 @@ def test_uniform_grid_when_no_schedule(steps: int) -> None:
 def test_sway_transform() -> None:
     base = time_grid(16, None)
     swayed = time_grid(16, -1.0)
-    expected = torch.tensor([sway_time(float(t), -1.0) for t in base])
+    expected = torch.tensor([_sway(float(t), -1.0) for t in base])
     assert torch.allclose(swayed, expected, atol=1e-6)
     # s = -1 gives 1 - cos(pi t / 2): crowds the early steps, keeps the endpoints
     assert torch.allclose(swayed, 1 - torch.cos(math.pi / 2 * base), atol=1e-6)
@@ -122,8 +121,8 @@ def test_upstream_mask_mode_leaks_padding(model) -> None:
 def test_sample_padded_to_bucket_equals_unpadded(model) -> None:
     cond = torch.randn(1, 20, 100)
     text = _ids(12)
-    ref = model.sample(cond, text, 41, steps=7, seed=5)
-    bucket = model.sample(cond, text, 41, steps=7, seed=5, max_frames=64)
+    ref = model.sample(cond, text, 41, nfe_step=7, seed=5)
+    bucket = model.sample(cond, text, 41, nfe_step=7, seed=5, max_frames=64)
     assert bucket.shape == (1, 64, 100)
     assert max_err(bucket[:, :41], ref) <= 1e-5
 
@@ -135,12 +134,12 @@ def test_batched_requests_equal_single_requests(model) -> None:
     texts = _ids(9, 15, seed=3)
     durs, seeds = [40, 57], [101, 202]
     singles = [
-        model.sample(c, [t], d, steps=6, seed=s) for c, t, d, s in zip(conds, texts, durs, seeds, strict=True)
+        model.sample(c, [t], d, nfe_step=6, seed=s) for c, t, d, s in zip(conds, texts, durs, seeds, strict=True)
     ]
     cond = torch.zeros(2, 25, 100)
     cond[0, :18], cond[1] = conds[0][0], conds[1][0]
     batch = model.sample(
-        cond, texts, torch.tensor(durs), steps=6, seed=seeds, lens=torch.tensor([18, 25]), max_frames=64
+        cond, texts, torch.tensor(durs), nfe_step=6, seed=seeds, lens=torch.tensor([18, 25]), max_frames=64
     )
     for i, (single, d) in enumerate(zip(singles, durs, strict=True)):
         assert max_err(batch[i : i + 1, :d], single) <= 1e-5
@@ -152,28 +151,28 @@ def test_batched_requests_equal_single_requests(model) -> None:
 def test_seeded_sampling_is_deterministic_and_seed_sensitive(model) -> None:
     cond = torch.randn(1, 15, 100)
     text = _ids(8)
-    a = model.sample(cond, text, 30, steps=5, seed=7)
-    b = model.sample(cond, text, 30, steps=5, seed=7)
-    c = model.sample(cond, text, 30, steps=5, seed=8)
+    a = model.sample(cond, text, 30, nfe_step=5, seed=7)
+    b = model.sample(cond, text, 30, nfe_step=5, seed=7)
+    c = model.sample(cond, text, 30, nfe_step=5, seed=8)
     assert torch.equal(a, b)
     assert max_err(a, c) > 1e-2
     state = torch.get_rng_state()
-    model.sample(cond, text, 30, steps=5, seed=7)
+    model.sample(cond, text, 30, nfe_step=5, seed=7)
     assert torch.equal(state, torch.get_rng_state())  # a seeded call leaves the global RNG alone
 
 
 def test_duration_is_at_least_text_and_reference_plus_one(model) -> None:
-    out = model.sample(torch.randn(1, 10, 100), _ids(25), 5, steps=5, seed=0)
+    out = model.sample(torch.randn(1, 10, 100), _ids(25), 5, nfe_step=5, seed=0)
     assert out.shape[1] == 26
 
 
 # ------------------------------------------------------------------------------ loop properties
 
 
-def _state(model, cfg: float = 2.0, steps: int = 6):
+def _state(model, cfg: float = 2.0, nfe_step: int = 6):
     ids = model.tokenize(_ids(10))
     return prepare_sampling(
-        model.transformer, torch.randn(1, 12, 100), ids, 30, steps=steps, cfg_strength=cfg, seed=1
+        model.transformer, torch.randn(1, 12, 100), ids, 30, nfe_step=nfe_step, cfg_strength=cfg, seed=1
     )
 
 
@@ -193,7 +192,7 @@ def test_loop_body_never_syncs_with_host(model, monkeypatch) -> None:
 
 
 def test_cancel_hook_is_checked_between_steps(model) -> None:
-    state = _state(model, steps=6)
+    state = _state(model, nfe_step=6)
     calls: list[int] = []
 
     def should_stop() -> bool:
@@ -204,7 +203,7 @@ def test_cancel_hook_is_checked_between_steps(model) -> None:
         euler_loop(model.transformer, state, should_stop)
     assert len(calls) == 4
     with pytest.raises(SamplingCancelled):
-        model.sample(torch.randn(1, 12, 100), _ids(5), 30, steps=5, should_stop=lambda: True)
+        model.sample(torch.randn(1, 12, 100), _ids(5), 30, nfe_step=5, should_stop=lambda: True)
 
 
 def test_guidance_batches_cond_and_uncond_once_per_step(model, monkeypatch) -> None:
@@ -218,10 +217,10 @@ def test_guidance_batches_cond_and_uncond_once_per_step(model, monkeypatch) -> N
         return out
 
     monkeypatch.setattr(dit, "denoise", spy)
-    euler_loop(dit, _state(model, cfg=2.0, steps=5))
+    euler_loop(dit, _state(model, cfg=2.0, nfe_step=5))
     assert seen == [2] * 5  # one 2B call per step
     seen.clear()
-    state = _state(model, cfg=0.0, steps=5)
+    state = _state(model, cfg=0.0, nfe_step=5)
     euler_loop(dit, state)
     assert seen == [1] * 5  # below 1e-5 only the cond pass runs
     assert state.conditioning.static.shape[0] == 1
@@ -237,7 +236,7 @@ def test_text_is_embedded_once_per_request(model, monkeypatch) -> None:
         return orig(*a, **k)
 
     monkeypatch.setattr(text_embed, "forward", spy)
-    model.sample(torch.randn(1, 12, 100), _ids(6), 30, steps=16, seed=0)
+    model.sample(torch.randn(1, 12, 100), _ids(6), 30, nfe_step=16, seed=0)
     assert len(calls) == 2  # cond + null text, not 2 per step
 
 
@@ -245,9 +244,9 @@ def test_text_is_embedded_once_per_request(model, monkeypatch) -> None:
 def test_autocast_keeps_state_fp32_and_stays_close(model, dtype) -> None:
     cond = torch.randn(1, 14, 100)
     text = _ids(9)
-    ref = model.sample(cond, text, 32, steps=5, seed=3)
+    ref = model.sample(cond, text, 32, nfe_step=5, seed=3)
     with torch.autocast("cpu", dtype=dtype):
-        low = model.sample(cond, text, 32, steps=5, seed=3)
+        low = model.sample(cond, text, 32, nfe_step=5, seed=3)
     assert low.dtype == torch.float32 and torch.isfinite(low).all()
     rel = (low - ref).norm() / ref.norm()
     assert rel < 0.1, f"{dtype} relative error {rel:.3f}"
@@ -264,3 +263,8 @@ def test_bad_inputs_are_rejected(model) -> None:
         model.sample(torch.randn(1, 12, 100), ["hello"], 40)
     with pytest.raises(ValueError, match="seeds for a batch"):
         model.sample(torch.randn(2, 12, 100), _ids(3, 4), 40, seed=[1])
+
+
+def _sway(t: float, coef: float) -> float:
+    """Upstream's sway transform, written out: ``t + s (cos(pi t / 2) - 1 + t)``."""
+    return t + coef * (math.cos(math.pi / 2 * t) - 1 + t)

@@ -19,7 +19,8 @@ import numpy as np
 import soundfile as sf
 
 from ishowtts.config import Config, load_config
-from ishowtts.engine.backend import SAMPLE_RATE, CancelToken, SynthesisParams, VoiceReference
+from ishowtts.engine.backend import SAMPLE_RATE, CancelToken, SynthesisParams
+from ishowtts.voices.reference import VoiceReference
 
 SR = SAMPLE_RATE
 API_KEY = "test-key-123"

@@ -148,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_espeak(args: argparse.Namespace, text: str) -> int:
     from ishowtts.config import EngineConfig
-    from ishowtts.engine.backend import SynthesisParams, VoiceReference
+    from ishowtts.engine.backend import SynthesisParams
+    from ishowtts.voices.reference import VoiceReference
     from ishowtts.engine.espeak import EspeakUnavailable
     from ishowtts.engine.factory import build_backend
 

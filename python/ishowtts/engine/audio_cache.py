@@ -13,7 +13,9 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from ishowtts.engine.backend import SynthesisParams, VoiceReference
+from ishowtts.engine.backend import SynthesisParams
+
+from ishowtts.voices.reference import VoiceReference
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 

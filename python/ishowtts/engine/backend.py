@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from ishowtts import defaults
+from ishowtts.voices.reference import VoiceReference
+
+__all__ = ["SAMPLE_RATE", "Backend", "CancelToken", "SynthesisCancelled", "SynthesisParams", "VoiceReference"]
 
 SAMPLE_RATE = 24_000
 
@@ -43,27 +48,19 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
-class VoiceReference:
-    id: str
-    audio: np.ndarray | None  # float32 mono reference clip (None for engines that need none, e.g. espeak)
-    sample_rate: int
-    text: str  # transcript of ``audio``
-    language: str = "en"
-    version: str = ""  # changes whenever audio or text changes (cache keys use it)
-
-
-@dataclass(frozen=True)
 class SynthesisParams:
-    nfe: int | None = None  # None -> the engine's configured default
-    cfg_strength: float = 2.0
-    sway_sampling_coef: float = -1.0
-    speed: float = 1.0
-    seed: int | None = None
-    cross_fade_duration: float = 0.15
-    target_rms: float = 0.1
+    """One request's synthesis settings: the same names from the HTTP schema to the sampler."""
+
+    nfe_step: int | None = None  # None -> the engine's configured default ([engine] nfe)
+    cfg_strength: float = defaults.CFG_STRENGTH
+    sway_sampling_coef: float = defaults.SWAY_SAMPLING_COEF
+    speed: float = defaults.SPEED
+    seed: int | None = None  # None -> a random seed, logged
+    cross_fade_duration: float = defaults.CROSS_FADE_DURATION
+    target_rms: float = defaults.TARGET_RMS
     fix_duration: float | None = None  # seconds of generated audio (reference excluded) when set
     remove_silence: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    first_chunk: bool = defaults.FIRST_CHUNK  # a short first text chunk (also for whole outputs)
 
 
 @runtime_checkable

@@ -507,7 +507,7 @@ class Engine:
                     cond,
                     [symbols],
                     chunk.frames,
-                    steps=req.nfe,
+                    nfe_step=req.nfe,
                     cfg_strength=req.cfg,
                     sway_sampling_coef=req.sway,
                     seed=chunk.seed,

@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from ishowtts.engine.audio_cache import AudioCache, cache_key
-from ishowtts.engine.backend import Backend, CancelToken, SynthesisCancelled, SynthesisParams, VoiceReference
+from ishowtts.engine.backend import Backend, CancelToken, SynthesisCancelled, SynthesisParams
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.logging_setup import kv
 
 log = logging.getLogger(__name__)

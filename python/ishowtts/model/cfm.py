@@ -10,7 +10,6 @@ the compute dtype), and the network output is cast back to fp32 before the guida
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -122,7 +121,7 @@ def prepare_sampling(
     text: Tensor,
     duration: int | Tensor,
     *,
-    steps: int = 32,
+    nfe_step: int = 32,
     cfg_strength: float = 2.0,
     sway_sampling_coef: float | None = -1.0,
     seed: int | Sequence[int] | None = None,
@@ -183,10 +182,10 @@ def prepare_sampling(
         x0 = F.pad(noise.float(), (0, 0, 0, max(0, total - noise.shape[1])))[:, :total].to(device)
 
     compute_dtype = dit.proj_out.weight.dtype
-    t = time_grid(steps, sway_sampling_coef, use_epss=use_epss, device=device)
+    t = time_grid(nfe_step, sway_sampling_coef, use_epss=use_epss, device=device)
     dts = list((t[1:] - t[:-1]).unbind(0))
     mods = dit.time_modulation(t[:-1].to(compute_dtype))
-    step_mods = [mods.step(i) for i in range(steps)]
+    step_mods = [mods.step(i) for i in range(nfe_step)]
     groups = ((False, False), (True, True)) if cfg_strength >= CFG_OFF_BELOW else ((False, False),)
     conditioning = dit.conditioning(step_cond.to(compute_dtype), text, valid, groups)
     return SamplingState(
@@ -227,7 +226,3 @@ def finish(state: SamplingState, x: Tensor) -> Tensor:
     """Paste the reference frames back, like upstream's ``torch.where(cond_mask, cond, out)``."""
     return torch.where(state.cond_mask, state.cond, x)
 
-
-def sway_time(t: float, coef: float) -> float:
-    """Scalar sway transform (for documentation/tests): ``t + s (cos(pi t / 2) - 1 + t)``."""
-    return t + coef * (math.cos(math.pi / 2 * t) - 1 + t)

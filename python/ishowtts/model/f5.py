@@ -37,10 +37,6 @@ class F5Model(nn.Module):
         self.transformer = DiT(config)
 
     @property
-    def num_channels(self) -> int:
-        return self.config.mel_dim
-
-    @property
     def device(self) -> torch.device:
         return self.transformer.proj_out.weight.device
 
@@ -74,7 +70,7 @@ class F5Model(nn.Module):
         text: TextInput,
         duration: int | Tensor,
         *,
-        steps: int = 32,
+        nfe_step: int = 32,
         cfg_strength: float = 2.0,
         sway_sampling_coef: float | None = -1.0,
         seed: int | Sequence[int] | None = None,
@@ -100,7 +96,7 @@ class F5Model(nn.Module):
             cond,
             ids,
             duration,
-            steps=steps,
+            nfe_step=nfe_step,
             cfg_strength=cfg_strength,
             sway_sampling_coef=sway_sampling_coef,
             seed=seed,
@@ -115,7 +111,7 @@ class F5Model(nn.Module):
             extra=kv(
                 batch=out.shape[0],
                 frames=out.shape[1],
-                steps=steps,
+                nfe_step=nfe_step,
                 cfg=cfg_strength,
                 s=time.perf_counter() - started,
             ),

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ishowtts.config import VOICE_ID_RE, VoiceConfig, is_valid_voice_id
-from ishowtts.engine.backend import VoiceReference
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.logging_setup import kv
 from ishowtts.voices import index
 from ishowtts.voices.atomic import atomic_write_bytes, fsync_dir

@@ -19,7 +19,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams, VoiceReference
+from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams
+
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.engine.scheduler import Scheduler, _Job
 from ishowtts.logging_setup import kv
 

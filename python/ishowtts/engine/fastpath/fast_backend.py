@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams, VoiceReference
+from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams
+
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.engine.f5_backend import F5Backend
 
 from .fast_engine import BatchItem, FastEngine

@@ -161,7 +161,7 @@ class FastEngine(Engine):
 
     def warmup_buckets(self, batch_sizes: Sequence[int] | None = None, *, nfe: int = 2) -> int:
         """Create (on CUDA: capture) the DiT slot of every (batch size, bucket) and the Vocos slots."""
-        n = self.runner.warmup(batch_sizes or (1,), steps=nfe)
+        n = self.runner.warmup(batch_sizes or (1,), nfe_step=nfe)
         for b in batch_sizes or (1,):
             for frames in self.buckets.frames:
                 self.voc_runner.decode(
@@ -192,7 +192,7 @@ class FastEngine(Engine):
                     try:
                         mels = self.runner.sample(
                             [reqs[i] for i in part],
-                            steps=nfe,
+                            nfe_step=nfe,
                             cfg_strength=cfg,
                             sway_sampling_coef=sway,
                             should_stop=stop,

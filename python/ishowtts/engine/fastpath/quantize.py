@@ -20,7 +20,7 @@ from torch import nn
 from ishowtts.logging_setup import kv
 from ishowtts.model.dit import DiT
 
-from .precision import block_linears
+from ishowtts.model.precast import block_linears
 
 __all__ = ["QUANT_MODES", "QuantizationUnavailable", "quantize_dit", "torchao_available"]
 

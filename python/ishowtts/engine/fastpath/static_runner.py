@@ -208,7 +208,7 @@ class StaticRunner:
         self,
         requests: Sequence[SampleRequest],
         *,
-        steps: int,
+        nfe_step: int,
         cfg_strength: float = 2.0,
         sway_sampling_coef: float | None = -1.0,
         use_epss: bool = True,
@@ -232,7 +232,7 @@ class StaticRunner:
                 cond,
                 ids,
                 durations,
-                steps=steps,
+                nfe_step=nfe_step,
                 cfg_strength=cfg_strength,
                 sway_sampling_coef=sway_sampling_coef,
                 seed=None if noise is not None else seeds,
@@ -256,7 +256,7 @@ class StaticRunner:
         return [out[j, : int(state.duration[j])] for j in range(n_real)]
 
     def warmup(
-        self, batch_sizes: Sequence[int] | None = None, *, steps: int = 2, cfg_strength: float = 2.0
+        self, batch_sizes: Sequence[int] | None = None, *, nfe_step: int = 2, cfg_strength: float = 2.0
     ) -> int:
         """Create (on CUDA: capture) every (batch size, bucket) slot with a dummy request; returns count."""
         mel = self.dit.mel_dim
@@ -269,7 +269,7 @@ class StaticRunner:
                     frames=n,
                     seed=0,
                 )
-                self.sample([req] * b, steps=steps, cfg_strength=cfg_strength)
+                self.sample([req] * b, nfe_step=nfe_step, cfg_strength=cfg_strength)
                 count += 1
         log.info("static runner warm", extra=kv(slots=len(self._slots), graphs=self.graphs))
         return count

@@ -21,7 +21,7 @@ def _inputs(model, case, t):
 def test_padded_to_bucket_equals_unpadded_and_upstream(parity_case) -> None:
     model, case, t = parity_case
     cond, ids, frames = _inputs(model, case, t)
-    kw = dict(steps=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
+    kw = dict(nfe_step=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
     alone = model.sample(cond[None], ids[None], frames, seed=case["seed"], **kw)[0]
     assert max_err(alone, t["out"][0]) <= PARITY_ATOL  # the plain sampler is upstream's
 
@@ -41,7 +41,7 @@ def test_upstream_unmasked_padding_changes_the_output(parity_case) -> None:
     """Upstream's default path (padded frames still attended as keys) is NOT padding-invariant."""
     model, case, t = parity_case
     cond, ids, frames = _inputs(model, case, t)
-    kw = dict(steps=16, cfg_strength=2.0, sway_sampling_coef=-1.0, seed=case["seed"])
+    kw = dict(nfe_step=16, cfg_strength=2.0, sway_sampling_coef=-1.0, seed=case["seed"])
     alone = model.sample(cond[None], ids[None], frames, **kw)[0]
     dit = model.transformer
     dit.mask_mode = "upstream"
@@ -65,14 +65,14 @@ def test_batch_equals_each_request_alone_with_its_seed(parity_case) -> None:
         SampleRequest(cond, ids, 80, seed=33),
     ]
     runner = StaticRunner(model.transformer, BucketSet((64, 128), (1, 2, 4)))
-    batched = runner.sample(reqs, steps=7)
+    batched = runner.sample(reqs, nfe_step=7)
     assert runner.slots() == [(4, 128, 2)]  # 3 requests -> batch 4 (a filler row), bucket 128
     for r, out in zip(reqs, batched, strict=True):
-        alone = model.sample(r.cond[None], r.text[None], r.frames, steps=7, seed=r.seed)[0]
+        alone = model.sample(r.cond[None], r.text[None], r.frames, nfe_step=7, seed=r.seed)[0]
         assert out.shape == alone.shape == (r.frames, 100)
         assert max_err(out, alone) <= MASKED_ATOL
     # the same request next to different batch mates gives the same result
-    again = runner.sample([reqs[2], reqs[1]], steps=7)
+    again = runner.sample([reqs[2], reqs[1]], nfe_step=7)
     assert max_err(again[0], batched[2]) <= MASKED_ATOL
 
 
@@ -80,9 +80,9 @@ def test_no_guidance_and_given_noise(parity_case) -> None:
     model, case, t = parity_case
     cond, ids, frames = _inputs(model, case, t)
     noise = t["noise"][0]
-    alone = model.sample(cond[None], ids[None], frames, steps=7, cfg_strength=0.0, noise=noise[None])[0]
+    alone = model.sample(cond[None], ids[None], frames, nfe_step=7, cfg_strength=0.0, noise=noise[None])[0]
     runner = StaticRunner(model.transformer, BucketSet((128,), (1,)))
-    out = runner.sample([SampleRequest(cond, ids, frames, noise=noise)], steps=7, cfg_strength=0.0)[0]
+    out = runner.sample([SampleRequest(cond, ids, frames, noise=noise)], nfe_step=7, cfg_strength=0.0)[0]
     assert runner.slots() == [(1, 128, 1)]
     assert max_err(out, alone) <= MASKED_ATOL
 
@@ -92,11 +92,11 @@ def test_slot_buffers_are_reused_across_calls(parity_case) -> None:
     cond, ids, frames = _inputs(model, case, t)
     runner = StaticRunner(model.transformer, BucketSet((64,), (1,)))
     req = SampleRequest(cond, ids, frames, seed=5)
-    a = runner.sample([req], steps=5)[0]
+    a = runner.sample([req], nfe_step=5)[0]
     slot = runner._slots[(1, 64, 2)]
     x_ptr = slot.x.data_ptr()
-    b = runner.sample([SampleRequest(cond, ids, frames, seed=6)], steps=7)[0]
-    c = runner.sample([req], steps=5)[0]
+    b = runner.sample([SampleRequest(cond, ids, frames, seed=6)], nfe_step=7)[0]
+    c = runner.sample([req], nfe_step=5)[0]
     assert slot.x.data_ptr() == x_ptr and slot.replays == 5 + 7 + 5
     assert torch.equal(a, c) and max_err(a, b) > 1e-2
     assert runner.release() == 1 and runner.slots() == []
@@ -113,14 +113,14 @@ def test_cancel_and_errors(parity_case) -> None:
         return len(calls) > 2
 
     with pytest.raises(SamplingCancelled, match="step 3/7"):
-        runner.sample([SampleRequest(cond, ids, frames, seed=1)], steps=7, should_stop=stop)
+        runner.sample([SampleRequest(cond, ids, frames, seed=1)], nfe_step=7, should_stop=stop)
     with pytest.raises(ValueError, match="largest bucket"):
-        runner.sample([SampleRequest(cond, ids, 65, seed=1)], steps=2)
+        runner.sample([SampleRequest(cond, ids, 65, seed=1)], nfe_step=2)
     with pytest.raises(ValueError, match="no requests"):
-        runner.sample([], steps=2)
+        runner.sample([], nfe_step=2)
     with pytest.raises(ValueError, match="either every request"):
         runner.sample(
-            [SampleRequest(cond, ids, 40, noise=t["noise"][0]), SampleRequest(cond, ids, 40, seed=1)], steps=2
+            [SampleRequest(cond, ids, 40, noise=t["noise"][0]), SampleRequest(cond, ids, 40, seed=1)], nfe_step=2
         )
     with pytest.raises(ValueError, match="CUDA graphs"):
         StaticRunner(model.transformer, graphs=True)
@@ -129,7 +129,7 @@ def test_cancel_and_errors(parity_case) -> None:
 def test_warmup_creates_every_slot(parity_case) -> None:
     model, _, _ = parity_case
     runner = StaticRunner(model.transformer, BucketSet((64, 128), (1, 2)))
-    assert runner.warmup(steps=1) == 4
+    assert runner.warmup(nfe_step=1) == 4
     assert runner.slots() == [(1, 64, 2), (1, 128, 2), (2, 64, 2), (2, 128, 2)]
 
 

@@ -16,7 +16,8 @@ import torch
 
 from ishowtts.engine.fastpath import memory
 from ishowtts.engine.fastpath.buckets import BucketSet
-from ishowtts.engine.fastpath.precision import nmse, precast_block_linears
+from ishowtts.engine.fastpath.precision import nmse
+from ishowtts.model.precast import precast_block_linears
 from ishowtts.engine.fastpath.static_runner import StaticRunner
 from ishowtts.engine.fastpath.static_vocoder import StaticVocoder
 
@@ -58,13 +59,13 @@ def test_dit_graph_replay_equals_eager(model, parity_case) -> None:
     graphed = StaticRunner(model.transformer, buckets, graphs=GRAPHS)
     for idx, steps, cfg, sway in REPLAY_CALLS:
         rs = [reqs[i] for i in idx]
-        kw = dict(steps=steps, cfg_strength=cfg, sway_sampling_coef=sway)
+        kw = dict(nfe_step=steps, cfg_strength=cfg, sway_sampling_coef=sway)
         for w, g in zip(eager.sample(rs, **kw), graphed.sample(rs, **kw), strict=True):
             assert max_err(w, g) <= REPLAY_ATOL, (idx, steps, cfg)
     assert graphed.slots() == [(1, 64, 1), (1, 64, 2), (2, 64, 2)]
     assert all((s.graph is not None) == GRAPHS for s in graphed._slots.values())
     # the first request, replayed after all the others, still matches upstream's fixture
-    again = graphed.sample(reqs[:1], steps=16, cfg_strength=case["cfg_strength"],
+    again = graphed.sample(reqs[:1], nfe_step=16, cfg_strength=case["cfg_strength"],
                            sway_sampling_coef=case["sway_sampling_coef"])[0]  # fmt: skip
     assert max_err(again.cpu(), t["out"][0]) <= 1e-4
 
@@ -72,7 +73,7 @@ def test_dit_graph_replay_equals_eager(model, parity_case) -> None:
 def test_half_graph_close_to_fp32_and_precast_identical(model, parity_case) -> None:
     _, case, t = parity_case
     req = replay_requests(model, case, t, DEVICE)[0]
-    kw = dict(steps=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
+    kw = dict(nfe_step=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
     buckets = BucketSet((64,), (1,))
     autocast_only = StaticRunner(model.transformer, buckets, dtype=HALF, graphs=GRAPHS).sample([req], **kw)[0]
     dit = copy.deepcopy(model.transformer)
@@ -138,12 +139,12 @@ def test_compiled_step_inside_graphs(model, parity_case) -> None:
     _, case, t = parity_case
     req = replay_requests(model, case, t, DEVICE)[0]
     buckets = BucketSet((64,), (1,))
-    want = StaticRunner(model.transformer, buckets, graphs=False).sample([req], steps=8)[0]
+    want = StaticRunner(model.transformer, buckets, graphs=False).sample([req], nfe_step=8)[0]
     dit = copy.deepcopy(model.transformer)
     stats = compile_dit(dit, "inductor")
     runner = StaticRunner(dit, buckets, graphs=GRAPHS)
-    first = runner.sample([req], steps=8)[0]
-    second = runner.sample([replay_requests(model, case, t, DEVICE)[1]], steps=8)[0]
+    first = runner.sample([req], nfe_step=8)[0]
+    second = runner.sample([replay_requests(model, case, t, DEVICE)[1]], nfe_step=8)[0]
     assert stats.runs > 0 and stats.graphs >= 1
     assert max_err(first, want) <= 1e-3  # inductor may reorder reductions
     assert second.shape[0] == 50
@@ -155,7 +156,7 @@ def test_int8_weight_only_inside_graphs(model, parity_case) -> None:
 
     _, case, t = parity_case
     req = replay_requests(model, case, t, DEVICE)[0]
-    kw = dict(steps=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
+    kw = dict(nfe_step=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
     dit = copy.deepcopy(model.transformer)
     assert quantize_dit(dit) == 12
     out = StaticRunner(dit, BucketSet((64,), (1,)), graphs=GRAPHS).sample([req], **kw)[0]

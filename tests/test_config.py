@@ -12,7 +12,7 @@ from ishowtts.config import (
     load_config,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "python" / "ishowtts" / "data" / "ishowtts.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "python" / "ishowtts" / "data" / "ishowtts.example.toml"
 
 
 def write(tmp_path: Path, text: str, name: str = "ishowtts.toml") -> Path:

@@ -73,7 +73,7 @@ def test_dit_step_replayed_for_other_requests_equals_eager(parity_case, traced_c
     reqs = replay_requests(model, case, t)
     for idx, steps, cfg, sway in REPLAY_CALLS:
         rs = [reqs[i] for i in idx]
-        kw = dict(steps=steps, cfg_strength=cfg, sway_sampling_coef=sway)
+        kw = dict(nfe_step=steps, cfg_strength=cfg, sway_sampling_coef=sway)
         want, got = eager.sample(rs, **kw), graphed.sample(rs, **kw)
         for w, g in zip(want, got, strict=True):
             assert w.shape == g.shape
@@ -100,10 +100,10 @@ def test_a_step_that_freezes_python_values_is_caught(parity_case, traced_capture
     graphed = _graphed(StaticRunner(model.transformer, buckets))
     eager = StaticRunner(model.transformer, buckets)
     req = replay_requests(model, case, t)[0]
-    graphed.sample([req], steps=4, cfg_strength=2.0)
-    stale = graphed.sample([req], steps=4, cfg_strength=4.0)[0]
+    graphed.sample([req], nfe_step=4, cfg_strength=2.0)
+    stale = graphed.sample([req], nfe_step=4, cfg_strength=4.0)[0]
     monkeypatch.setattr(static_runner._DiTSlot, "step", original)
-    assert max_err(stale, eager.sample([req], steps=4, cfg_strength=4.0)[0]) > 1e-3
+    assert max_err(stale, eager.sample([req], nfe_step=4, cfg_strength=4.0)[0]) > 1e-3
 
 
 def test_vocoder_replayed_for_other_mels_equals_eager(engine, traced_capture) -> None:

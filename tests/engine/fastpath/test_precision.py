@@ -10,14 +10,9 @@ import torch
 
 from ishowtts.engine.engine import Engine
 from ishowtts.engine.fastpath.buckets import BucketSet
-from ishowtts.engine.fastpath.precision import (
-    autocast,
-    block_linears,
-    nmse,
-    precast_block_linears,
-    resolve_compute_dtype,
-)
+from ishowtts.engine.fastpath.precision import autocast, nmse, resolve_compute_dtype
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
+from ishowtts.model.precast import block_linears, precast_block_linears
 
 #: bf16 has an 8-bit mantissa (rel. error ~4e-3 per op); 16 steps of a 2-layer DiT stay well below this
 BF16_MEL_NMSE = 1e-3
@@ -28,9 +23,9 @@ def test_bf16_sampler_within_tolerance_of_fp32(parity_case) -> None:
     model, case, t = parity_case
     ids = model.tokenize(case["text"])[0]
     req = SampleRequest(t["cond"][0], ids, int(t["duration"]), seed=case["seed"])
-    fp32 = StaticRunner(model.transformer, BucketSet((64,), (1,))).sample([req], steps=16)[0]
+    fp32 = StaticRunner(model.transformer, BucketSet((64,), (1,))).sample([req], nfe_step=16)[0]
     bf16 = StaticRunner(model.transformer, BucketSet((64,), (1,)), dtype=torch.bfloat16).sample(
-        [req], steps=16
+        [req], nfe_step=16
     )[0]
     assert fp32.dtype == bf16.dtype == torch.float32  # the sampler state stays fp32
     err = nmse(bf16, t["out"][0])
@@ -70,14 +65,14 @@ def test_precast_block_linears_is_bit_identical_to_autocast(parity_case) -> None
     ids = model.tokenize(case["text"])[0]
     req = SampleRequest(t["cond"][0], ids, int(t["duration"]), seed=case["seed"])
     buckets = BucketSet((64,), (1,))
-    autocast_only = StaticRunner(model.transformer, buckets, dtype=torch.bfloat16).sample([req], steps=16)[0]
+    autocast_only = StaticRunner(model.transformer, buckets, dtype=torch.bfloat16).sample([req], nfe_step=16)[0]
     dit = copy.deepcopy(model.transformer)
     linears = block_linears(dit)
     assert len(linears) == 2 * 6  # q, k, v, out, ff in, ff out per block
     assert precast_block_linears(dit, torch.bfloat16) == len(linears)
     assert all(m.weight.dtype == m.bias.dtype == torch.bfloat16 for m in linears if m.bias is not None)
     assert dit.proj_out.weight.dtype == torch.float32  # the rest (and so the sampler boundary) stays fp32
-    precast = StaticRunner(dit, buckets, dtype=torch.bfloat16).sample([req], steps=16)[0]
+    precast = StaticRunner(dit, buckets, dtype=torch.bfloat16).sample([req], nfe_step=16)[0]
     assert precast.dtype == torch.float32
     assert torch.equal(precast, autocast_only)
     assert precast_block_linears(dit, torch.bfloat16) == 0  # idempotent

@@ -1,4 +1,5 @@
-"""Fast-path test fixtures: the upstream parity model (tiny_v1), a tiny random engine and a voice."""
+"""Fast-path test fixtures: the upstream parity model (tiny_v1) and a fast-path engine (the tiny random
+engine and its voice come from ``tests/engine/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SR = 24_000
-REF_TEXT = "Some reference words here."
+from ..conftest import REF_TEXT, SR, ref_clip  # noqa: F401  (re-exported for the fast-path tests)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 #: a request padded to a bucket / batched must equal its unpadded self this closely (fp32, max abs)
 MASKED_ATOL = 1e-5
 PARITY_ATOL = 1e-4
-
-
-def ref_clip(seconds: float = 2.0, amp: float = 0.3) -> np.ndarray:
-    t = np.arange(int(seconds * SR)) / SR
-    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)
-    return (amp * env * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
 
 def max_err(a: Any, b: Any) -> float:
@@ -43,18 +38,6 @@ def parity_case() -> tuple[Any, dict[str, Any], dict[str, torch.Tensor]]:
     )  # fmt: skip
     case = manifest["cases"]["cfm_sample_tiny_v1_nfe16"]
     return model.eval(), case, load_file(str(FIXTURES / case["file"]))
-
-
-@pytest.fixture(scope="session")
-def engine():
-    from ishowtts.engine.engine import Engine
-
-    return Engine.random("tiny", seed=0, device="cpu")
-
-
-@pytest.fixture(scope="session")
-def voice(engine):
-    return engine.prepare_voice(ref_clip(), REF_TEXT, SR)
 
 
 @pytest.fixture(scope="session")

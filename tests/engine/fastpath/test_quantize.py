@@ -37,7 +37,7 @@ def test_int8_sampler_within_tolerance_of_fp32(parity_case) -> None:
     assert type(dit.transformer_blocks[0].attn_norm.linear.weight) is nn.Parameter
     ids = model.tokenize(case["text"])[0]
     req = SampleRequest(t["cond"][0], ids, int(t["duration"]), seed=case["seed"])
-    out = StaticRunner(dit, BucketSet((64,), (1,))).sample([req], steps=16)[0]
+    out = StaticRunner(dit, BucketSet((64,), (1,))).sample([req], nfe_step=16)[0]
     err = nmse(out, t["out"][0])
     assert 0 < err <= INT8_MEL_NMSE, err
 

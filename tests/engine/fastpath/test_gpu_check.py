@@ -6,7 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-GPU_CHECK = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+GPU_CHECK = Path(__file__).resolve().parents[3] / "benchmarks" / "gpu_check.py"
 
 
 def test_gpu_check_cpu_smoke(tmp_path: Path) -> None:

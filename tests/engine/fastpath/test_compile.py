@@ -22,16 +22,16 @@ def _req(model, case, t):
 def _check_dit(model, case, t, backend: str) -> None:
     torch._dynamo.reset()
     req = _req(model, case, t)
-    eager = StaticRunner(model.transformer, BucketSet((64,), (1,))).sample([req], steps=5)[0]
+    eager = StaticRunner(model.transformer, BucketSet((64,), (1,))).sample([req], nfe_step=5)[0]
     dit = copy.deepcopy(model.transformer)
     stats = compile_dit(dit, backend)
-    out = StaticRunner(dit, BucketSet((64,), (1,))).sample([req], steps=5)[0]
+    out = StaticRunner(dit, BucketSet((64,), (1,))).sample([req], nfe_step=5)[0]
     assert stats.graphs >= 1
     assert stats.runs >= 5  # every step ran compiled code
     assert max_err(out, eager) <= 1e-4
     uncompile_dit(dit)
     runs = stats.runs
-    StaticRunner(dit, BucketSet((64,), (1,))).sample([req], steps=2)
+    StaticRunner(dit, BucketSet((64,), (1,))).sample([req], nfe_step=2)
     assert stats.runs == runs  # eager again: the counter proves which path ran
 
 

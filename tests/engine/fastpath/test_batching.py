@@ -7,7 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from ishowtts.engine.backend import SynthesisParams, VoiceReference
+from ishowtts.engine.backend import SynthesisParams
+
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.engine.fastpath.batching import BatchingScheduler
 from ishowtts.engine.fastpath.fast_backend import FastF5Backend
 from ishowtts.engine.scheduler import EngineFailure, Scheduler

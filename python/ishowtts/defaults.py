@@ -1,0 +1,28 @@
+"""Every default a user can see, written once.
+
+The config (``config.py``), the engine's options, the request schemas, the CLI's ``--help`` and the
+example config all read these names; a test checks that the example config parses to exactly them.
+This module sits at the bottom of the layers (it imports nothing of ishowtts).
+"""
+
+from __future__ import annotations
+
+# --- one request (HTTP fields, SynthesisParams, the sampler) --------------------------------------------
+NFE_STEP = 16  # sampler steps when a request names none ([engine] nfe)
+CFG_STRENGTH = 2.0  # classifier-free guidance
+SWAY_SAMPLING_COEF = -1.0
+SPEED = 1.0
+CROSS_FADE_DURATION = 0.15  # seconds between text chunks
+TARGET_RMS = 0.1  # reference loudness the voice is normalised to
+FIRST_CHUNK = True  # cut a short first text chunk for time-to-first-audio
+FIRST_CHUNK_SECONDS = 1.5  # about how long that first chunk speaks
+
+# --- the engine ([engine]) --------------------------------------------------------------------------------
+RENDERER = "static"  # "static": bucketed masked batches (CUDA graphs when enabled); "eager": one by one
+BUCKETS: tuple[int, ...] = (256, 512, 768, 1024, 1536, 2048, 3072)  # frame-length buckets
+MAX_BATCH = 8  # requests rendered together
+BATCH_WINDOW_MS = 5.0  # how long the scheduler waits to fill a batch
+GRAPHS = False  # CUDA-graph capture: off until validated on a GPU
+PRECAST = True  # store the per-step Linears in the compute dtype (bit-identical to autocast)
+COMPILE_BACKEND = "inductor"
+VOICE_CACHE_SIZE = 64  # prepared reference voices kept per engine
