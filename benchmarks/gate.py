@@ -20,11 +20,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from gatelib import (  # noqa: E402
+from gatelib import (
     MARGIN,
     GateCase,
     GateResult,
@@ -36,17 +34,38 @@ from gatelib import (  # noqa: E402
     missing_baselines,
 )
 
+HERE = Path(__file__).resolve().parent
+
+
+def load_module(path: Path, name: str | None = None) -> ModuleType:
+    """The Python file at ``path`` as a module, executed once per process and kept in ``sys.modules``
+    under ``name`` (by default ``gates.<file stem>``); the one way the benchmarks load a file by path."""
+    file = path.resolve()
+    name = name or f"gates.{file.stem}"
+    module = sys.modules.get(name)
+    if module is not None:
+        if Path(getattr(module, "__file__", "") or "").resolve() != file:
+            raise ImportError(f"module name {name!r} is already taken by {module!r}, not {file}")
+        return module
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {file} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
 
 def load_cases(cases_dir: Path, only: str | None) -> list[GateCase]:
     cases: list[GateCase] = []
     for path in sorted(cases_dir.glob("*.py")):
         if path.name.startswith("_"):
             continue
-        spec = importlib.util.spec_from_file_location(f"gates.{path.stem}", path)
-        assert spec and spec.loader
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        cases.extend(getattr(mod, "CASES", []))
+        cases.extend(getattr(load_module(path), "CASES", []))
     if only:
         cases = [c for c in cases if only in c.name]
     return cases

@@ -32,10 +32,10 @@ import torch
 from ishowtts.engine.fastpath import memory
 from ishowtts.engine.fastpath.buckets import BucketSet
 from ishowtts.engine.fastpath.precision import autocast
-from ishowtts.model.precast import block_linears, precast_block_linears
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
 from ishowtts.engine.fastpath.static_vocoder import StaticVocoder
 from ishowtts.engine.random_weights import random_models
+from ishowtts.model.precast import block_linears, precast_block_linears
 
 FRAMES_PER_S = 24_000 / 256
 REF_S = 3.0
@@ -226,7 +226,7 @@ def run_case(model: Any, vocoder: Any, device: torch.device, half: torch.dtype, 
     memory.release(prunner, pvoc)
     del prunner, pvoc, pdit
     if do_compile:
-        from ishowtts.engine.fastpath.compile import compile_dit, compile_vocoder, uncompile_dit
+        from ishowtts.engine.fastpath.compile import compile_dit, compile_vocoder
 
         cdit = copy.deepcopy(dit)
         stats = compile_dit(cdit, "inductor")
@@ -245,7 +245,7 @@ def run_case(model: Any, vocoder: Any, device: torch.device, half: torch.dtype, 
             compiled_graphs=stats.graphs + vstats.graphs,
         )
         memory.release(crunner, cvoc)
-        uncompile_dit(cdit)
+        del crunner, cvoc, cdit
     return {
         "nfe": nfe,
         "audio_s": audio_s,

@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
+from flops import dit_step_flops
 from gatelib import min_time
 from ishowtts.model import F5Model, SamplingState, euler_loop, prepare_sampling, random_f5, resolve_config
 from ishowtts.model.cfm import velocity
-from ishowtts.model.flops import dit_step_flops
 
 # ------------------------------------------------------------------ model-level part (model engineer)
 

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ishowtts.engine.backend import SynthesisParams
 from ishowtts.engine.engine import Engine
+from ishowtts.engine.options import EngineOptions
 
 SR = 24_000
 NFE = 16
@@ -39,7 +41,7 @@ def _ref(seconds: float = 3.0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.random("small", seed=0, device="cpu")
+    return Engine.random("small", seed=0, options=EngineOptions(device="cpu", renderer="eager"))
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +50,10 @@ def voice(engine: Engine) -> Any:
 
 
 def test_synthesis_rtf_small(benchmark: Any, engine: Engine, voice: Any) -> None:
-    audio = engine.synthesize(TWO_SENTENCES, voice, nfe=NFE, seed=0)  # warm-up, and the audio length
+    audio = engine.synthesize(TWO_SENTENCES, voice, SynthesisParams(nfe_step=NFE, seed=0))  # warm-up, and the audio length
     seconds = len(audio) / SR
     benchmark.pedantic(
-        lambda: engine.synthesize(TWO_SENTENCES, voice, nfe=NFE, seed=0), rounds=ROUNDS, iterations=1
+        lambda: engine.synthesize(TWO_SENTENCES, voice, SynthesisParams(nfe_step=NFE, seed=0)), rounds=ROUNDS, iterations=1
     )
     rtf = benchmark.stats.stats.min / seconds
     benchmark.extra_info.update({"audio_s": round(seconds, 3), "rtf_min": round(rtf, 4), "nfe": NFE})
@@ -59,12 +61,12 @@ def test_synthesis_rtf_small(benchmark: Any, engine: Engine, voice: Any) -> None
 
 
 def test_stream_ttfa_vs_full(benchmark: Any, engine: Engine, voice: Any) -> None:
-    kw = {"nfe": NFE, "seed": 1}
-    plan = engine.plan(FOUR_SENTENCES, voice, seed=1)
+    kw = {"nfe_step": NFE, "seed": 1}
+    _, plan = engine.plan(FOUR_SENTENCES, voice, SynthesisParams(seed=1))
 
     def ttfa() -> float:
         t0 = time.perf_counter()
-        gen = engine.stream(FOUR_SENTENCES, voice, **kw)
+        gen = engine.stream(FOUR_SENTENCES, voice, SynthesisParams(**kw))
         first = next(gen)
         elapsed = time.perf_counter() - t0
         gen.close()
@@ -73,7 +75,7 @@ def test_stream_ttfa_vs_full(benchmark: Any, engine: Engine, voice: Any) -> None
 
     def full() -> float:
         t0 = time.perf_counter()
-        engine.synthesize(FOUR_SENTENCES, voice, **kw)
+        engine.synthesize(FOUR_SENTENCES, voice, SynthesisParams(**kw))
         return time.perf_counter() - t0
 
     ttfa()  # warm-up

@@ -29,10 +29,10 @@ from ishowtts.engine.engine import Engine
 from ishowtts.engine.fastpath.buckets import BucketSet
 from ishowtts.engine.fastpath.compile import compile_dit
 from ishowtts.engine.fastpath.fast_engine import BatchItem, FastEngine, FastPathOptions
-from ishowtts.engine.fastpath.precision import nmse
-from ishowtts.model.precast import precast_block_linears
 from ishowtts.engine.fastpath.quantize import quantize_dit, torchao_available
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
+from ishowtts.model.precast import precast_block_linears
+from numerics import nmse
 
 SR = 24_000
 NFE = 8

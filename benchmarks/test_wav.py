@@ -11,34 +11,20 @@ Each peer's output is checked before it is timed.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from gate import load_module
 from ishowtts import _native
 from ishowtts.audio import active_isa
 from ishowtts.audio.wav import WAV_HEADER_BYTES, WavStreamEncoder, encode_pcm16, encode_wav
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))  # gates/wav.py imports gatelib
-
-
-def _load_peers():
-    spec = importlib.util.spec_from_file_location("_gates_wav", HERE / "gates" / "wav.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-peers = _load_peers()
+peers = load_module(Path(__file__).resolve().parent / "gates" / "wav.py")  # the gate's peers, checked here
 RATE = peers.RATE
 X = peers.bench_signal()
 X_STEREO_48K = peers.bench_signal(rate=48000, channels=2)

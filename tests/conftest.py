@@ -3,12 +3,17 @@ uploads, voice references and a fake backend). Area-specific fixtures live in ea
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import logging
 import os
+import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -16,7 +21,6 @@ import pytest
 import soundfile as sf
 
 from ishowtts.engine.backend import CancelToken, SynthesisParams
-
 from ishowtts.voices.reference import VoiceReference
 
 # Tests never reach the network: make huggingface_hub fail fast instead of hanging.
@@ -134,3 +138,48 @@ class Helpers:
 @pytest.fixture
 def h() -> type[Helpers]:
     return Helpers
+
+
+# --- async tests and loading a file by path --------------------------------------------------------------
+# Async tests use one style: ``@pytest.mark.anyio`` (anyio's pytest plugin, installed with starlette) on
+# the asyncio backend, chosen here once for every layer.
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_module(path: str | Path, name: str | None = None) -> ModuleType:
+    """The Python file at ``path`` as a module, executed once per session and kept in ``sys.modules``.
+
+    ``name`` is the name it is registered under: give the name other code imports it by (for example
+    ``_server_helpers``, so ``from _server_helpers import ...`` finds it); by default one made from the
+    path. Loading the same path again returns the same module; a name already taken by another file is an
+    error. Use it as ``from tests.conftest import load_module`` (pytest registers this file as
+    ``tests.conftest`` under ``--import-mode=importlib``); it is the one way tests load a file by path.
+    """
+    file = Path(path).resolve()
+    if name is None:
+        rel = file.relative_to(REPO) if file.is_relative_to(REPO) else file
+        name = "_bypath_" + re.sub(r"\W", "_", str(rel.with_suffix("")))
+    module = sys.modules.get(name)
+    if module is not None:
+        loaded = getattr(module, "__file__", None)
+        if loaded is None or Path(loaded).resolve() != file:
+            raise ImportError(f"module name {name!r} is already taken by {loaded or module!r}, not {file}")
+        return module
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {file} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

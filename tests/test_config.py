@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
+from ishowtts import defaults
 from ishowtts.config import (
     Config,
     ConfigError,
+    EngineConfig,
+    QueueConfig,
+    ServerConfig,
     bundled_default_voice,
     is_valid_voice_id,
     load_config,
@@ -145,6 +151,8 @@ def test_overrides_beat_env(tmp_path: Path) -> None:
         ("[engine]\nkind = 'gpu'\n", "engine.kind"),
         ("[engine]\ndtype = 'int8'\n", "engine.dtype"),
         ("[engine]\nbuckets = [1, 1]\n", "engine.buckets"),
+        ("[engine]\nrenderer = 'graph'\n", "engine.renderer: must be one of static, eager, got 'graph'"),
+        ("[engine]\ngraphs = 'yes'\n", 'engine.graphs: must be true, false or "auto"'),
         ("[engine]\nfoo = 1\n", "engine.foo: unknown key"),
         ("[server]\nport = 70000\n", "server.port"),
         ("[server]\ncors_origins = 'x'\n[server.extra]\n", "server.extra: unknown key"),
@@ -205,6 +213,36 @@ def test_example_config_loads_to_the_defaults(tmp_path: Path) -> None:
     assert NormalizeOptions.from_mapping(example.normalize.raw) == DEFAULTS
     example.normalize = default.normalize
     assert example == default
+
+
+def test_engine_defaults_are_written_once() -> None:
+    e = EngineConfig()
+    assert e.nfe == defaults.NFE_STEP and e.renderer == defaults.RENDERER
+    assert e.buckets == list(defaults.BUCKETS) and e.buckets is not EngineConfig().buckets
+    assert e.max_batch == defaults.MAX_BATCH and e.batch_window_ms == defaults.BATCH_WINDOW_MS
+    assert e.graphs is defaults.GRAPHS is False
+    assert defaults.RENDERER in defaults.RENDERERS
+
+
+def test_example_config_shows_every_key() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for section, cls in (("server", ServerConfig), ("engine", EngineConfig), ("queue", QueueConfig)):
+        body = text.split(f"[{section}]\n", 1)[1].split("\n[", 1)[0]
+        for f in dataclasses.fields(cls):
+            assert re.search(rf"^(# )?{f.name} = ", body, re.MULTILINE), (
+                f"{section}.{f.name} not in the example"
+            )
+
+
+def test_engine_renderer_buckets_and_graphs_values(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(tmp_path, '[engine]\nrenderer = "EAGER"\nbuckets = []\ngraphs = "auto"\n'), env={}
+    )
+    assert cfg.engine.renderer == "eager"
+    assert cfg.engine.buckets == list(defaults.BUCKETS)  # [] (the old example's value) = the default buckets
+    assert cfg.engine.graphs is None  # "auto": on for CUDA, decided by the engine
+    cfg = load_config(env={"ISHOWTTS__ENGINE__GRAPHS": "true", "ISHOWTTS__ENGINE__MAX_BATCH": "1"})
+    assert cfg.engine.graphs is True and cfg.engine.max_batch == 1
 
 
 def test_normalize_section_must_be_a_table(tmp_path: Path) -> None:

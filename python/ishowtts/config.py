@@ -13,11 +13,14 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from ishowtts import defaults, validators
+from ishowtts.validators import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,10 +33,6 @@ ENV_PREFIX = "ISHOWTTS__"
 DATA_DIR_ENV = "ISHOWTTS_DATA_DIR"
 VOICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_VOICE_ID = "default"
-
-
-class ConfigError(ValueError):
-    """A config value is invalid; the message starts with the offending key."""
 
 
 def is_valid_voice_id(voice_id: object) -> bool:
@@ -78,15 +77,14 @@ class EngineConfig:
     vocoder: Path | None = None
     device: str | None = None  # None = auto
     dtype: str | None = None  # fp32 | fp16 | bf16 | None = auto
-    nfe: int = 16
-    buckets: list[int] = field(
-        default_factory=list
-    )  # frame-length buckets for the fast path; [] = engine default
-    batch_window_ms: float = 5.0
-    max_batch: int = 8
+    nfe: int = defaults.NFE_STEP  # sampler steps when a request names none
+    renderer: str = defaults.RENDERER  # "static" (bucketed batches) | "eager" (one chunk at a time)
+    buckets: list[int] = field(default_factory=lambda: list(defaults.BUCKETS))  # frame-length buckets
+    batch_window_ms: float = defaults.BATCH_WINDOW_MS
+    max_batch: int = defaults.MAX_BATCH
     compile: bool = False
     quantize: str | None = None  # None | "int8" (torchao; the `fast` extra)
-    graphs: bool | None = None  # CUDA graphs in the fast path; None = on for CUDA
+    graphs: bool | None = defaults.GRAPHS  # CUDA graphs in the static renderer; None ("auto") = on for CUDA
     memory_cap: float | None = None  # GPU memory cap: a fraction (0, 1] or bytes; None = no cap
 
 
@@ -129,178 +127,82 @@ class Config:
 
 
 # ---------------------------------------------------------------------------------------------- validators
-Validator = Callable[[str, Any], Any]
-
-
-def _show(value: Any) -> str:
-    return repr(value)
-
-
-def _int(lo: int, hi: int) -> Validator:
-    def check(key: str, v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ConfigError(f"{key}: must be an int in {lo}..{hi}, got {_show(v)}")
-        return v
-
-    return check
-
-
-def _float(lo: float, hi: float, *, lo_open: bool = False) -> Validator:
-    def check(key: str, v: Any) -> float:
-        ok = not isinstance(v, bool) and isinstance(v, (int, float))
-        if ok:
-            f = float(v)
-            ok = (f > lo if lo_open else f >= lo) and f <= hi
-        if not ok:
-            bound = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-            raise ConfigError(f"{key}: must be a number in {bound}, got {_show(v)}")
-        return float(v)
-
-    return check
-
-
-def _bool(key: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ConfigError(f"{key}: must be true or false, got {_show(v)}")
-    return v
-
-
-def _str(key: str, v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ConfigError(f"{key}: must be a non-empty string, got {_show(v)}")
-    return v.strip()
-
-
-def _text(key: str, v: Any) -> str:
-    if not isinstance(v, str):
-        raise ConfigError(f"{key}: must be a string, got {_show(v)}")
-    return v.strip()
-
-
-def _opt_str(key: str, v: Any) -> str | None:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        return None
-    return _str(key, v)
-
-
-def _choice(*choices: str, none_alias: str | None = None) -> Validator:
-    def check(key: str, v: Any) -> str | None:
-        if v is None or (none_alias is not None and v == none_alias):
-            if none_alias is None:
-                raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got None")
-            return None
-        if not isinstance(v, str) or v.lower() not in choices:
-            allowed = ", ".join(choices + ((none_alias,) if none_alias else ()))
-            raise ConfigError(f"{key}: must be one of {allowed}, got {_show(v)}")
-        return v.lower()
-
-    return check
-
-
-def _path(key: str, v: Any) -> Path:
-    if isinstance(v, Path):
-        return v
-    if not isinstance(v, str) or not v.strip():
-        raise ConfigError(f"{key}: must be a path string, got {_show(v)}")
-    return Path(v).expanduser()
-
-
-def _opt_path(key: str, v: Any) -> Path | None:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        return None
-    return _path(key, v)
-
-
-def _str_list(key: str, v: Any) -> list[str]:
-    if isinstance(v, str):  # convenience for env overrides: "a,b"
-        v = [s for s in (p.strip() for p in v.split(",")) if s]
-    if not isinstance(v, list) or not all(isinstance(s, str) and s for s in v):
-        raise ConfigError(f"{key}: must be a list of non-empty strings, got {_show(v)}")
-    return list(v)
-
-
 def _buckets(key: str, v: Any) -> list[int]:
+    """Distinct frame lengths, sorted; ``[]`` (the old example config's value) means the default buckets."""
     if (
         not isinstance(v, list)
         or not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 1_000_000 for b in v)
         or len(set(v)) != len(v)
     ):
-        raise ConfigError(f"{key}: must be a list of distinct positive ints, got {_show(v)}")
-    return sorted(v)
-
-
-def _auto_bool(key: str, v: Any) -> bool | None:
-    if isinstance(v, str) and v.strip().lower() == "auto":
-        return None
-    if not isinstance(v, bool):
-        raise ConfigError(f'{key}: must be true, false or "auto", got {_show(v)}')
-    return v
+        raise ConfigError(f"{key}: must be a list of distinct positive ints, got {v!r}")
+    return sorted(v) if v else list(defaults.BUCKETS)
 
 
 def _memory_cap(key: str, v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise ConfigError(f"{key}: must be 0 (no cap), a fraction in (0, 1] or a byte count, got {_show(v)}")
+        raise ConfigError(f"{key}: must be 0 (no cap), a fraction in (0, 1] or a byte count, got {v!r}")
     return float(v) if v > 0 else None
 
 
 def _voice_id(key: str, v: Any) -> str:
     if not is_valid_voice_id(v):
         raise ConfigError(
-            f"{key}: must match {VOICE_ID_RE.pattern} (letters, digits, '_', '.', '-'; no '..'), got {_show(v)}"
+            f"{key}: must match {VOICE_ID_RE.pattern} (letters, digits, '_', '.', '-'; no '..'), got {v!r}"
         )
     return v
 
 
-_SECTIONS: dict[str, tuple[type, dict[str, Validator]]] = {
+_SECTIONS: dict[str, tuple[type, dict[str, validators.Validator]]] = {
     "server": (
         ServerConfig,
         {
-            "host": _str,
-            "port": _int(0, 65535),
-            "api_key": _opt_str,
-            "cors_origins": _str_list,
-            "max_text_chars": _int(1, 1_000_000),
-            "max_tts_chars": _int(1, 1_000_000),
-            "max_upload_bytes": _int(1024, 1 << 31),
-            "max_body_bytes": _int(1024, 1 << 31),
-            "data_dir": _path,
+            "host": validators.non_empty_str,
+            "port": validators.integer(0, 65535),
+            "api_key": validators.opt_str,
+            "cors_origins": validators.str_list,
+            "max_text_chars": validators.integer(1, 1_000_000),
+            "max_tts_chars": validators.integer(1, 1_000_000),
+            "max_upload_bytes": validators.integer(1024, 1 << 31),
+            "max_body_bytes": validators.integer(1024, 1 << 31),
+            "data_dir": validators.path,
         },
     ),
     "engine": (
         EngineConfig,
         {
-            "kind": _choice("auto", "f5", "espeak"),
-            "model": _str,
-            "ckpt": _opt_path,
-            "vocab": _opt_path,
-            "vocoder": _opt_path,
-            "device": _opt_str,
-            "dtype": _choice("fp32", "fp16", "bf16", none_alias="auto"),
-            "nfe": _int(1, 64),
+            "kind": validators.choice("auto", "f5", "espeak"),
+            "model": validators.non_empty_str,
+            "ckpt": validators.opt_path,
+            "vocab": validators.opt_path,
+            "vocoder": validators.opt_path,
+            "device": validators.opt_str,
+            "dtype": validators.choice("fp32", "fp16", "bf16", none_alias="auto"),
+            "nfe": validators.integer(1, 64),
+            "renderer": validators.choice(*defaults.RENDERERS),
             "buckets": _buckets,
-            "batch_window_ms": _float(0.0, 1000.0),
-            "max_batch": _int(1, 256),
-            "compile": _bool,
-            "quantize": _choice("int8", none_alias="none"),
-            "graphs": _auto_bool,
+            "batch_window_ms": validators.number(0.0, 1000.0),
+            "max_batch": validators.integer(1, 256),
+            "compile": validators.boolean,
+            "quantize": validators.choice("int8", none_alias="none"),
+            "graphs": validators.auto_bool,
             "memory_cap": _memory_cap,
         },
     ),
     "queue": (
         QueueConfig,
         {
-            "max_size": _int(1, 100_000),
-            "timeout_s": _float(0.0, 86_400.0, lo_open=True),
-            "cache_size": _int(0, 1_000_000),
+            "max_size": validators.integer(1, 100_000),
+            "timeout_s": validators.number(0.0, 86_400.0, lo_open=True),
+            "cache_size": validators.integer(0, 1_000_000),
         },
     ),
 }
-_VOICE_KEYS: dict[str, Validator] = {
+_VOICE_KEYS: dict[str, validators.Validator] = {
     "id": _voice_id,
-    "reference_audio": _opt_path,
-    "reference_text": _text,
-    "language": _str,
-    "preload": _bool,
+    "reference_audio": validators.opt_path,
+    "reference_text": validators.text,
+    "language": validators.non_empty_str,
+    "preload": validators.boolean,
 }
 _PATH_KEYS = {("server", "data_dir"), ("engine", "ckpt"), ("engine", "vocab"), ("engine", "vocoder")}
 _TOP_KEYS = {"server", "engine", "voices", "queue", "danmaku", "normalize", "default_voice"}
@@ -402,17 +304,17 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> Config:
         raise ConfigError(f"{unknown[0]}: unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
     cfg = Config()
     cfg.server.data_dir = default_data_dir(env)
-    for section, (_cls, validators) in _SECTIONS.items():
+    for section, (_cls, checks) in _SECTIONS.items():
         values = raw.get(section, {})
         if not isinstance(values, dict):
-            raise ConfigError(f"{section}: must be a table, got {_show(values)}")
+            raise ConfigError(f"{section}: must be a table, got {values!r}")
         target = getattr(cfg, section)
         for key, value in values.items():
-            if key not in validators:
+            if key not in checks:
                 raise ConfigError(
                     f"{section}.{key}: unknown key (allowed: {', '.join(f.name for f in fields(target))})"
                 )
-            setattr(target, key, validators[key](f"{section}.{key}", value))
+            setattr(target, key, checks[key](f"{section}.{key}", value))
     if cfg.server.max_body_bytes < cfg.server.max_upload_bytes:
         raise ConfigError(
             f"server.max_body_bytes: must be >= server.max_upload_bytes ({cfg.server.max_upload_bytes}), "
@@ -420,11 +322,11 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> Config:
         )
     danmaku = raw.get("danmaku", {})
     if not isinstance(danmaku, dict):
-        raise ConfigError(f"danmaku: must be a table, got {_show(danmaku)}")
+        raise ConfigError(f"danmaku: must be a table, got {danmaku!r}")
     cfg.danmaku = DanmakuConfig(raw=dict(danmaku))
     normalize = raw.get("normalize", {})
     if not isinstance(normalize, dict):
-        raise ConfigError(f"normalize: must be a table, got {_show(normalize)}")
+        raise ConfigError(f"normalize: must be a table, got {normalize!r}")
     cfg.normalize = NormalizeConfig(raw=dict(normalize))
     cfg.voices = _build_voices(raw.get("voices"))
     default_voice = raw.get("default_voice")
@@ -444,13 +346,13 @@ def _build_voices(raw_voices: Any) -> list[VoiceConfig]:
         wav, text = bundled_default_voice()
         return [VoiceConfig(id=DEFAULT_VOICE_ID, reference_audio=wav, reference_text=text, language="en")]
     if not isinstance(raw_voices, list):
-        raise ConfigError(f"voices: must be an array of tables ([[voices]]), got {_show(raw_voices)}")
+        raise ConfigError(f"voices: must be an array of tables ([[voices]]), got {raw_voices!r}")
     voices: list[VoiceConfig] = []
     seen: set[str] = set()
     for i, item in enumerate(raw_voices):
         prefix = f"voices[{i}]"
         if not isinstance(item, dict):
-            raise ConfigError(f"{prefix}: must be a table, got {_show(item)}")
+            raise ConfigError(f"{prefix}: must be a table, got {item!r}")
         if "id" not in item:
             raise ConfigError(f"{prefix}.id: required")
         values: dict[str, Any] = {}

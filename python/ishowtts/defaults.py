@@ -19,6 +19,7 @@ FIRST_CHUNK_SECONDS = 1.5  # about how long that first chunk speaks
 
 # --- the engine ([engine]) --------------------------------------------------------------------------------
 RENDERER = "static"  # "static": bucketed masked batches (CUDA graphs when enabled); "eager": one by one
+RENDERERS = ("static", "eager")  # the choices of [engine] renderer
 BUCKETS: tuple[int, ...] = (256, 512, 768, 1024, 1536, 2048, 3072)  # frame-length buckets
 MAX_BATCH = 8  # requests rendered together
 BATCH_WINDOW_MS = 5.0  # how long the scheduler waits to fill a batch

@@ -15,20 +15,21 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCH))
+from tests.conftest import REPO, load_module
 
-from gatelib import MARGIN, cpu_model, isa_of, load_floors, machine_class, threshold_for  # noqa: E402
-
+BENCH = REPO / "benchmarks"
+# under the names that gate.py and the gate cases import them by
+gatelib = load_module(BENCH / "gatelib.py", "gatelib")
+gate = load_module(BENCH / "gate.py", "gate")
+MARGIN, cpu_model, isa_of = gatelib.MARGIN, gatelib.cpu_model, gatelib.isa_of
+load_floors, machine_class, threshold_for = gatelib.load_floors, gatelib.machine_class, gatelib.threshold_for
 FLOORS = load_floors(BENCH / "floors.json")
 ISAS = ("avx2+fma", "neon", "scalar")
 CASE = "wav_pcm16_10s_24k_vs_numpy"
 
 
 def _gate_case_names() -> list[str]:
-    from gate import load_cases  # the gate's own loader, over the real gate modules
-
-    return [c.name for c in load_cases(BENCH / "gates", None)]
+    return [c.name for c in gate.load_cases(BENCH / "gates", None)]  # the gate's own loader
 
 
 def test_cpu_model_and_class() -> None:
@@ -100,14 +101,15 @@ def test_required_breaks_a_2x_slowdown_of_the_slowest_recorded_class() -> None:
 
 # --- the gate end to end, in subprocesses as CI runs it ------------------------------------------------
 
+# A gate case module, run by gate.py in its own process (benchmarks/ is on its path): it wraps the real wav
+# case in a slowdown, loading the real module with the benchmarks' loader (gate.load_module).
 CASES_MODULE = """
-import importlib.util, os, sys, time
+import os, time
 from pathlib import Path
 
-sys.path.insert(0, {bench!r})
-spec = importlib.util.spec_from_file_location("real_wav_gates", Path({bench!r}) / "gates" / "wav.py")
-mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mod)
+from gate import load_module
+
+mod = load_module(Path({bench!r}) / "gates" / "wav.py", "real_wav_gates")
 case = next(c for c in mod.CASES if c.name == {case!r})
 SLOWDOWN = float(os.environ.get("GATE_TEST_SLOWDOWN", "1"))
 fast = case.ours

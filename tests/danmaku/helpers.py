@@ -1,6 +1,7 @@
 """Test doubles shared by the danmaku tests: a synthesize function (a tone whose length follows the
 text) that can refuse work like a full scheduler queue, a WAV encoder (soundfile), and for the live IRC
-tests a raw second IRC client (``Sender``), client settings for a loopback server, ``until`` and ``run``."""
+tests a raw second IRC client (``Sender``), client settings for a loopback server, ``until`` and the
+whole-test deadline ``DEADLINE_S`` (``with anyio.fail_after(h.DEADLINE_S):`` in an anyio test)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import io
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 import numpy as np
@@ -20,6 +21,8 @@ from fastapi import FastAPI
 from ishowtts.danmaku.routes import build_router
 from ishowtts.danmaku.service import DanmakuService
 from ishowtts.danmaku.settings import DanmakuSettings
+
+DEADLINE_S = 60.0  # a live IRC test that is not done by then has hung: it fails instead of waiting forever
 
 
 class QueueFull(Exception):
@@ -130,8 +133,6 @@ async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "co
         await asyncio.sleep(0.02)
 
 
-def run(coro: Awaitable[None]) -> None:
-    asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -131,30 +131,26 @@ def test_connect_failures_through_a_proxy_name_the_proxy() -> None:
     )
 
 
-def test_real_tls_handshake_failure() -> None:
+@pytest.mark.anyio
+async def test_real_tls_handshake_failure() -> None:
     """A TLS client against a plain-text server on loopback: the real ``ssl.SSLError`` is mapped."""
 
-    async def main() -> BaseException:
-        async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            writer.write(b":irc.example NOTICE * :*** Looking up your hostname...\r\n" * 4)
-            await writer.drain()
-            writer.close()
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b":irc.example NOTICE * :*** Looking up your hostname...\r\n" * 4)
+        await writer.drain()
+        writer.close()
 
-        server = await asyncio.start_server(plain, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        try:
+    server = await asyncio.start_server(plain, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ssl.SSLError) as raised:
             await asyncio.wait_for(
                 asyncio.open_connection("127.0.0.1", port, ssl=ssl.create_default_context()), 10
             )
-        except ssl.SSLError as exc:
-            return exc
-        finally:
-            server.close()
-            await server.wait_closed()
-        raise AssertionError("the TLS handshake with a plain-text server succeeded")
-
-    exc = asyncio.run(main())
-    p = explain(exc, host="127.0.0.1", port=6697)
+    finally:
+        server.close()
+        await server.wait_closed()
+    p = explain(raised.value, host="127.0.0.1", port=6697)
     assert p.kind == "tls"
     assert p.message == (
         "can't reach Twitch: the secure (TLS) connection to 127.0.0.1:6697 failed — is that port a TLS port?"

@@ -230,33 +230,26 @@ def test_requeue_front_keeps_order() -> None:
     assert [g.pop_nowait().text for _ in range(2)] == ["a", "b"]
 
 
-def test_get_honours_rate_limit() -> None:
+@pytest.mark.anyio
+async def test_get_honours_rate_limit() -> None:
     settings = DanmakuSettings.from_dict({"cooldown_s": 0.0, "dedupe_window_s": 0.0, "rate_limit": 20.0})
     g = Gateway(settings)
-
-    async def run() -> list[float]:
-        for i in range(5):
-            g.submit(msg(f"m{i}", user=f"u{i}"))
-        times = []
-        for _ in range(5):
-            await g.get()
-            times.append(time.monotonic())
-        return times
-
-    times = asyncio.run(run())
+    for i in range(5):
+        g.submit(msg(f"m{i}", user=f"u{i}"))
+    times = []
+    for _ in range(5):
+        await g.get()
+        times.append(time.monotonic())
     # 5 items at 20/s with burst 1: at least 4 intervals of 50 ms.
     assert times[-1] - times[0] >= 4 * 0.05 * 0.95
 
 
-def test_get_waits_for_items() -> None:
+@pytest.mark.anyio
+async def test_get_waits_for_items() -> None:
     g, _ = gw()
-
-    async def run() -> str:
-        task = asyncio.create_task(g.get())
-        await asyncio.sleep(0.02)
-        assert not task.done()
-        g.submit(msg("late"))
-        item = await asyncio.wait_for(task, 1.0)
-        return item.text
-
-    assert asyncio.run(run()) == "late"
+    task = asyncio.create_task(g.get())
+    await asyncio.sleep(0.02)
+    assert not task.done()
+    g.submit(msg("late"))
+    item = await asyncio.wait_for(task, 1.0)
+    assert item.text == "late"

@@ -14,6 +14,7 @@ import socket
 import struct
 import time
 
+import anyio
 import pytest
 
 from ishowtts.danmaku.irc import (
@@ -153,10 +154,11 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
 # ---- live tests against ngircd --------------------------------------------------------------------
 
 
-def test_join_and_receive(h, ngircd) -> None:
+@pytest.mark.anyio
+async def test_join_and_receive(h, ngircd) -> None:
     got: list[ChatMessage] = []
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         client = TwitchIrcClient(h.settings_for(ngircd.port), got.append, rng=random.Random(3))
         assert client.nick.startswith("justinfan") and client.token is None
         await client.join("https://www.twitch.tv/Streamer")
@@ -176,16 +178,16 @@ def test_join_and_receive(h, ngircd) -> None:
         await client.stop()
         assert client.state == "stopped"
 
-    h.run(main())
     assert [m.text for m in got] == ["hello world", "你好，世界 ünïcödé", "\x01ACTION dances\x01"]
     assert {(m.platform, m.channel, m.username) for m in got} == {("twitch", "streamer", "sender")}
     assert len({m.id for m in got}) == 3
 
 
-def test_server_restart_reconnects_without_duplicates(h, ngircd) -> None:
+@pytest.mark.anyio
+async def test_server_restart_reconnects_without_duplicates(h, ngircd) -> None:
     got: list[ChatMessage] = []
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         client = TwitchIrcClient(h.settings_for(ngircd.port), got.append)
         await client.join("streamer")
         await client.start()
@@ -211,14 +213,14 @@ def test_server_restart_reconnects_without_duplicates(h, ngircd) -> None:
         await client.stop()
         assert client.connects == 2  # exactly one new session, no parallel connections
 
-    h.run(main())
     assert [m.text for m in got] == ["before restart"] + [f"after restart {i}" for i in range(5)]
 
 
-def test_answers_server_ping(h, ngircd_factory) -> None:
+@pytest.mark.anyio
+async def test_answers_server_ping(h, ngircd_factory) -> None:
     server = ngircd_factory(ping_timeout=1)
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         client = TwitchIrcClient(h.settings_for(server.port), lambda m: None)
         await client.start()
         await h.until(lambda: client.connected, what="login")
@@ -226,11 +228,10 @@ def test_answers_server_ping(h, ngircd_factory) -> None:
         assert client.connects == 1 and client.reconnects == 0
         await client.stop()
 
-    h.run(main())
 
-
-def test_own_ping_keeps_idle_connection_alive(h, ngircd) -> None:
-    async def main() -> None:
+@pytest.mark.anyio
+async def test_own_ping_keeps_idle_connection_alive(h, ngircd) -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         client = TwitchIrcClient(h.settings_for(ngircd.port, idle_timeout_s=1.2), lambda m: None)
         sent: list[str] = []
         send = client._send
@@ -247,13 +248,12 @@ def test_own_ping_keeps_idle_connection_alive(h, ngircd) -> None:
         assert sent.count("PING :ishowtts") >= 2
         await client.stop()
 
-    h.run(main())
 
-
-def test_silent_server_triggers_reconnect_with_backoff(h) -> None:
+@pytest.mark.anyio
+async def test_silent_server_triggers_reconnect_with_backoff(h) -> None:
     accepted: list[float] = []
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             accepted.append(time.monotonic())
             with contextlib.suppress(Exception):
@@ -272,13 +272,12 @@ def test_silent_server_triggers_reconnect_with_backoff(h) -> None:
         await client.stop()
         server.close()
 
-    h.run(main())
 
-
-def test_oauth_login_with_token_forms(h, ngircd_factory) -> None:
+@pytest.mark.anyio
+async def test_oauth_login_with_token_forms(h, ngircd_factory) -> None:
     server = ngircd_factory(password="oauth:s3cret")
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         ok = TwitchIrcClient(
             h.settings_for(server.port, oauth_token="#access_token=s3cret&scope=chat%3Aread", nick="MyBot"),
             lambda m: None,
@@ -296,8 +295,6 @@ def test_oauth_login_with_token_forms(h, ngircd_factory) -> None:
         assert not bad.connected and bad.last_error
         await bad.stop()
         await ok.stop()
-
-    h.run(main())
 
 
 # ---- SOCKS5 ---------------------------------------------------------------------------------------
@@ -362,10 +359,11 @@ async def start_socks5_proxy(user: str | None = None, pw: str | None = None) -> 
 
 
 @pytest.mark.parametrize("auth", [False, True])
-def test_via_socks5_proxy(h, ngircd, auth: bool) -> None:
+@pytest.mark.anyio
+async def test_via_socks5_proxy(h, ngircd, auth: bool) -> None:
     got: list[ChatMessage] = []
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         proxy, log = await start_socks5_proxy("u", "p@ss") if auth else await start_socks5_proxy()
         pport = proxy.sockets[0].getsockname()[1]
         url = f"socks5://u:p%40ss@127.0.0.1:{pport}" if auth else f"socks5://127.0.0.1:{pport}"
@@ -382,12 +380,12 @@ def test_via_socks5_proxy(h, ngircd, auth: bool) -> None:
         await client.stop()
         proxy.close()
 
-    h.run(main())
     assert got[0].text == "through the proxy"
 
 
-def test_socks5_bad_credentials_reported(h) -> None:
-    async def main() -> None:
+@pytest.mark.anyio
+async def test_socks5_bad_credentials_reported(h) -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         proxy, _ = await start_socks5_proxy("u", "right")
         pport = proxy.sockets[0].getsockname()[1]
         client = TwitchIrcClient(
@@ -399,5 +397,3 @@ def test_socks5_bad_credentials_reported(h) -> None:
         assert client.status()["error"]["kind"] == "proxy"
         await client.stop()
         proxy.close()
-
-    h.run(main())

@@ -9,6 +9,7 @@ import random
 import re
 import socket
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 
@@ -31,10 +32,11 @@ def recording(client: TwitchIrcClient) -> list[str]:
     return nicks
 
 
-def test_stock_nick_length_joins_and_receives(h, ngircd) -> None:
+@pytest.mark.anyio
+async def test_stock_nick_length_joins_and_receives(h, ngircd) -> None:
     got: list[ChatMessage] = []
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         client = TwitchIrcClient(h.settings_for(ngircd.port), got.append, rng=random.Random(5))
         nicks = recording(client)
         await client.join("streamer")
@@ -53,14 +55,14 @@ def test_stock_nick_length_joins_and_receives(h, ngircd) -> None:
         assert st["connected"] and st["error"] is None and st["last_error"] is None
         await client.stop()
 
-    h.run(main())
     assert got[0].text == "hello from a stock server"
 
 
-def test_twitch_form_kept_where_it_fits(h, ngircd_factory) -> None:
+@pytest.mark.anyio
+async def test_twitch_form_kept_where_it_fits(h, ngircd_factory) -> None:
     server = ngircd_factory(max_nick_length=31)
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         client = TwitchIrcClient(h.settings_for(server.port), lambda m: None)
         nicks = recording(client)
         await client.start()
@@ -68,14 +70,13 @@ def test_twitch_form_kept_where_it_fits(h, ngircd_factory) -> None:
         assert len(nicks) == 1 and re.fullmatch(r"justinfan\d{8}", client.nick)
         await client.stop()
 
-    h.run(main())
 
-
-def test_nick_in_use_picks_another(h, ngircd) -> None:
+@pytest.mark.anyio
+async def test_nick_in_use_picks_another(h, ngircd) -> None:
     """Two clients with the same random sequence: the second finds its short nick taken (433)."""
     got: list[tuple[str, str]] = []
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         first = TwitchIrcClient(
             h.settings_for(ngircd.port), lambda m: got.append(("first", m.text)), rng=random.Random(9)
         )
@@ -99,14 +100,14 @@ def test_nick_in_use_picks_another(h, ngircd) -> None:
         await first.stop()
         await second.stop()
 
-    h.run(main())
     assert sorted(got) == [("first", "both of you"), ("second", "both of you")]
 
 
-def test_nick_tries_are_bounded_with_a_plain_error(h, ngircd_factory) -> None:
+@pytest.mark.anyio
+async def test_nick_tries_are_bounded_with_a_plain_error(h, ngircd_factory) -> None:
     server = ngircd_factory(max_nick_length=8)  # shorter than any nick the client makes up
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         # a backoff of 1-2 s: nothing of the next connection is sent while the first one is checked
         settings = h.settings_for(server.port, reconnect_base_s=2.0, reconnect_max_s=2.0)
         client = TwitchIrcClient(settings, lambda m: None)
@@ -125,13 +126,12 @@ def test_nick_tries_are_bounded_with_a_plain_error(h, ngircd_factory) -> None:
         assert client.connects == 2 and len(nicks[MAX_NICK_TRIES]) == 9  # the next connection starts short
         await client.stop()
 
-    h.run(main())
 
-
-def test_account_nick_is_never_replaced(h, ngircd_factory) -> None:
+@pytest.mark.anyio
+async def test_account_nick_is_never_replaced(h, ngircd_factory) -> None:
     server = ngircd_factory(password="oauth:s3cret")
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         too_long = TwitchIrcClient(
             h.settings_for(server.port, oauth_token="s3cret", nick="averyveryverylongname"), lambda m: None
         )
@@ -146,11 +146,10 @@ def test_account_nick_is_never_replaced(h, ngircd_factory) -> None:
         assert err["message"].endswith("— set danmaku.nick to the account's login name")
         await too_long.stop()
 
-    h.run(main())
 
-
-def test_account_nick_in_use(h, ngircd) -> None:
-    async def main() -> None:
+@pytest.mark.anyio
+async def test_account_nick_in_use(h, ngircd) -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         holder = h.Sender(ngircd.port, "mybot")
         await holder.connect("streamer")
         taken = TwitchIrcClient(
@@ -167,21 +166,18 @@ def test_account_nick_in_use(h, ngircd) -> None:
         await taken.stop()
         holder.close()
 
-    h.run(main())
 
-
-def test_bad_password_is_a_rejected_login(h, ngircd_factory) -> None:
+@pytest.mark.anyio
+async def test_bad_password_is_a_rejected_login(h, ngircd_factory) -> None:
     server = ngircd_factory(password="oauth:s3cret")
 
-    async def main() -> None:
+    with anyio.fail_after(h.DEADLINE_S):
         bad = TwitchIrcClient(h.settings_for(server.port, oauth_token="wrong", nick="mybot"), lambda m: None)
         await bad.start()
         await h.until(lambda: bad.reconnects >= 1, what="rejected login")
         err = bad.status()["error"]
         assert err["kind"] == "auth" and err["message"].startswith("Twitch rejected the login (")
         await bad.stop()
-
-    h.run(main())
 
 
 @pytest.mark.parametrize("where", ["dns", "refused"])

@@ -17,9 +17,11 @@ def ref_clip(seconds: float = 2.0, amp: float = 0.3) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def engine():
+    """The eager (reference) renderer; the static renderer's tests build theirs in fastpath/conftest.py."""
     from ishowtts.engine.engine import Engine
+    from ishowtts.engine.options import EngineOptions
 
-    return Engine.random("tiny", seed=0, device="cpu")
+    return Engine.random("tiny", seed=0, options=EngineOptions(device="cpu", renderer="eager"))
 
 
 @pytest.fixture(scope="session")

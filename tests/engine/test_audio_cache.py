@@ -64,7 +64,7 @@ def test_key_covers_every_param_field(h) -> None:
         cache_key(h.voice(version="2"), "t", SynthesisParams(seed=1)),
         cache_key(h.voice(), "t2", SynthesisParams(seed=1)),
         cache_key(h.voice(), "t", SynthesisParams(seed=2)),
-        cache_key(h.voice(), "t", SynthesisParams(seed=1, nfe=8)),
+        cache_key(h.voice(), "t", SynthesisParams(seed=1, nfe_step=8)),
         cache_key(h.voice(), "t", SynthesisParams(seed=1, cfg_strength=2.5)),
         cache_key(h.voice(), "t", SynthesisParams(seed=1, sway_sampling_coef=0.0)),
         cache_key(h.voice(), "t", SynthesisParams(seed=1, speed=1.2)),
@@ -72,7 +72,7 @@ def test_key_covers_every_param_field(h) -> None:
         cache_key(h.voice(), "t", SynthesisParams(seed=1, target_rms=0.2)),
         cache_key(h.voice(), "t", SynthesisParams(seed=1, fix_duration=3.0)),
         cache_key(h.voice(), "t", SynthesisParams(seed=1, remove_silence=True)),
-        cache_key(h.voice(), "t", SynthesisParams(seed=1, extra={"x": 1})),
+        cache_key(h.voice(), "t", SynthesisParams(seed=1, first_chunk=False)),
     ]
     assert len({base, *variants}) == len(variants) + 1
     hash(variants[-1])  # dict fields are made hashable

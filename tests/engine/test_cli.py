@@ -12,7 +12,9 @@ import pytest
 import soundfile as sf
 
 from ishowtts.cli import main
+from ishowtts.engine.backend import SynthesisParams
 from ishowtts.engine.engine import Engine
+from ishowtts.engine.options import EngineOptions
 from ishowtts.engine.random_weights import save_random_checkpoint
 
 from .conftest import REF_TEXT, SR, ref_clip
@@ -48,11 +50,9 @@ def test_synth_writes_the_engine_output(ckpt: dict[str, str], ref_wav: Path, tmp
     audio, rate = sf.read(out, dtype="float32")
     assert rate == SR
     engine = Engine.from_pretrained(
-        ckpt["ckpt"], vocab=ckpt["vocab"], vocoder=ckpt["vocoder"], config="tiny", device="cpu"
+        ckpt["ckpt"], vocab=ckpt["vocab"], vocoder=ckpt["vocoder"], config="tiny", options=EngineOptions(device="cpu")
     )
-    expected = engine.synthesize(
-        "Hello from the command line.", engine.prepare_voice(ref_wav, REF_TEXT), nfe=2, seed=5
-    )
+    expected = engine.synthesize("Hello from the command line.", engine.prepare_voice(ref_wav, REF_TEXT), SynthesisParams(nfe_step=2, seed=5))
     assert len(audio) == len(expected)
     np.testing.assert_allclose(audio, np.clip(expected, -1, 1), atol=1.5 / 32768)  # 16-bit PCM
 
@@ -84,8 +84,8 @@ def test_synth_espeak_needs_no_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ishowtts.engine.backend import SynthesisParams
-    from ishowtts.voices.reference import VoiceReference
     from ishowtts.engine.espeak import EspeakBackend
+    from ishowtts.voices.reference import VoiceReference
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     text = "Hello from espeak. A second sentence."

@@ -8,8 +8,11 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ishowtts.engine.backend import SynthesisCancelled
-from ishowtts.engine.engine import CrossFader, Engine, chunk_seed
+from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams
+from ishowtts.engine.engine import Engine
+from ishowtts.engine.options import EngineOptions
+from ishowtts.engine.planning import CrossFader, chunk_seed
+from ishowtts.engine.render import ChunkWork
 from ishowtts.voices.prepare import remove_long_silences
 
 from .conftest import REF_TEXT, SR, ref_clip
@@ -33,18 +36,38 @@ def upstream_cross_fade(
     return out
 
 
+def render_chunks(engine: Engine, text: str, voice, params: SynthesisParams) -> list[np.ndarray]:
+    """The per-chunk waves ``stream`` cross-fades, before joining."""
+    checked, plan = engine.plan(text, voice, params)
+    return engine.renderer.render([ChunkWork(0, c, voice, checked) for c in plan])
+
+
+class StopAfter(CancelToken):
+    """A cancel token that reads as set from its ``n``-th check on (the engine checks it between chunks
+    and the sampler between steps)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.checks = n, 0
+
+    @property
+    def cancelled(self) -> bool:
+        self.checks += 1
+        return self.checks > self.n
+
+
 def test_seeded_determinism(engine: Engine, voice) -> None:
-    a = engine.synthesize("Seeded output please.", voice, nfe=NFE, seed=7)
-    b = engine.synthesize("Seeded output please.", voice, nfe=NFE, seed=7)
-    c = engine.synthesize("Seeded output please.", voice, nfe=NFE, seed=8)
+    a = engine.synthesize("Seeded output please.", voice, SynthesisParams(nfe_step=NFE, seed=7))
+    b = engine.synthesize("Seeded output please.", voice, SynthesisParams(nfe_step=NFE, seed=7))
+    c = engine.synthesize("Seeded output please.", voice, SynthesisParams(nfe_step=NFE, seed=8))
     assert a.dtype == np.float32 and a.ndim == 1 and len(a) > 0
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
 def test_random_seed_when_none(engine: Engine, voice) -> None:
-    a = engine.synthesize("No seed given.", voice, nfe=2)
-    b = engine.synthesize("No seed given.", voice, nfe=2)
+    a = engine.synthesize("No seed given.", voice, SynthesisParams(nfe_step=2))
+    b = engine.synthesize("No seed given.", voice, SynthesisParams(nfe_step=2))
     assert len(a) == len(b) and not np.array_equal(a, b)
 
 
@@ -55,20 +78,20 @@ def test_chunk_seeds_are_derived() -> None:
 
 
 def test_plan_long_text(engine: Engine, voice) -> None:
-    plan = engine.plan(LONG, voice, seed=3)
+    _, plan = engine.plan(LONG, voice, SynthesisParams(seed=3))
     assert len(plan) >= 2
     assert plan[0].text == "Hello there,"  # the short first chunk
     assert " ".join(c.text for c in plan) == LONG
     assert all(c.frames > voice.ref_frames for c in plan)
     assert [c.seed for c in plan] == [chunk_seed(3, i) for i in range(len(plan))]
-    assert len(engine.plan(LONG, voice, seed=3, first_chunk=False)) < len(plan)
+    assert len(engine.plan(LONG, voice, SynthesisParams(seed=3, first_chunk=False))[1]) < len(plan)
 
 
 @pytest.mark.parametrize("first_chunk", [True, False])
 def test_stream_concatenation_equals_synthesize(engine: Engine, voice, first_chunk: bool) -> None:
-    kw = {"nfe": NFE, "seed": 11, "first_chunk": first_chunk}
-    whole = engine.synthesize(LONG, voice, **kw)
-    pieces = list(engine.stream(LONG, voice, **kw))
+    kw = {"nfe_step": NFE, "seed": 11, "first_chunk": first_chunk}
+    whole = engine.synthesize(LONG, voice, SynthesisParams(**kw))
+    pieces = list(engine.stream(LONG, voice, SynthesisParams(**kw)))
     assert len(pieces) >= 2
     assert all(p.dtype == np.float32 for p in pieces)
     np.testing.assert_array_equal(np.concatenate(pieces), whole)
@@ -76,30 +99,30 @@ def test_stream_concatenation_equals_synthesize(engine: Engine, voice, first_chu
 
 def test_stream_yields_after_first_chunk(engine: Engine, voice, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered: list[int] = []
-    original = engine._render
+    original = engine.renderer.render
 
-    def counting(chunk, v, req):
-        rendered.append(chunk.index)
-        return original(chunk, v, req)
+    def counting(work):
+        rendered.extend(w.chunk.index for w in work)
+        return original(work)
 
-    monkeypatch.setattr(engine, "_render", counting)
-    gen = engine.stream(LONG, voice, nfe=NFE, seed=2)
+    monkeypatch.setattr(engine.renderer, "render", counting)
+    gen = engine.stream(LONG, voice, SynthesisParams(nfe_step=NFE, seed=2))
     first = next(gen)
     assert rendered == [0]  # the first audio came before the second chunk was computed
-    waves = engine.render_chunks(LONG, voice, nfe=NFE, seed=2)
+    waves = render_chunks(engine, LONG, voice, SynthesisParams(nfe_step=NFE, seed=2))
     assert len(first) == len(waves[0]) - int(0.15 * SR)  # only the cross-fade tail is held back
     gen.close()
 
 
 def test_long_text_cross_fade(engine: Engine, voice) -> None:
-    kw = {"nfe": NFE, "seed": 5}
-    waves = engine.render_chunks(LONG, voice, **kw)
-    whole = engine.synthesize(LONG, voice, **kw)
+    kw = {"nfe_step": NFE, "seed": 5}
+    waves = render_chunks(engine, LONG, voice, SynthesisParams(**kw))
+    whole = engine.synthesize(LONG, voice, SynthesisParams(**kw))
     assert len(waves) >= 2
     overlap = int(0.15 * SR)
     assert len(whole) == sum(len(w) for w in waves) - overlap * (len(waves) - 1)
     np.testing.assert_allclose(whole, upstream_cross_fade(waves), rtol=0, atol=1e-6)
-    assert len(engine.synthesize(LONG, voice, cross_fade=0.0, **kw)) == sum(len(w) for w in waves)
+    assert len(engine.synthesize(LONG, voice, SynthesisParams(cross_fade_duration=0.0, **kw))) == sum(len(w) for w in waves)
 
 
 def test_cross_fader_has_no_spike_at_joins() -> None:
@@ -130,35 +153,30 @@ def test_quiet_reference_output_scaled_back(engine: Engine) -> None:
     loud = (quiet * np.float32(1 / v_quiet.rms_factor)).astype(np.float32)
     v_loud = engine.prepare_voice(loud, REF_TEXT, SR)
     assert v_loud.rms_factor == pytest.approx(1.0, abs=1e-3) or v_loud.rms_factor == 1.0
-    a = engine.synthesize("Scale me back.", v_quiet, nfe=NFE, seed=1)
-    b = engine.synthesize("Scale me back.", v_loud, nfe=NFE, seed=1)
+    a = engine.synthesize("Scale me back.", v_quiet, SynthesisParams(nfe_step=NFE, seed=1))
+    b = engine.synthesize("Scale me back.", v_loud, SynthesisParams(nfe_step=NFE, seed=1))
     np.testing.assert_allclose(a, b * v_quiet.rms_factor / v_loud.rms_factor, rtol=1e-3, atol=1e-5)
 
 
 def test_fix_duration(engine: Engine, voice) -> None:
-    out = engine.synthesize("Fixed length.", voice, nfe=2, seed=1, fix_duration=1.0)
+    out = engine.synthesize("Fixed length.", voice, SynthesisParams(nfe_step=2, seed=1, fix_duration=1.0))
     gen_frames = int(1.0 * SR / 256)
     assert len(out) == (gen_frames - 1) * 256
 
 
 def test_remove_silence_is_applied_per_chunk(engine: Engine, voice) -> None:
-    kw = {"nfe": 2, "seed": 4}
-    waves = engine.render_chunks(LONG, voice, **kw)
+    kw = {"nfe_step": 2, "seed": 4}
+    waves = render_chunks(engine, LONG, voice, SynthesisParams(**kw))
     expected = upstream_cross_fade([remove_long_silences(w) for w in waves])
-    got = engine.synthesize(LONG, voice, remove_silence=True, **kw)
+    got = engine.synthesize(LONG, voice, SynthesisParams(remove_silence=True, **kw))
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
 def test_cancellation(engine: Engine, voice) -> None:
     with pytest.raises(SynthesisCancelled):
-        engine.synthesize("Never mind.", voice, nfe=NFE, seed=1, should_stop=lambda: True)
-    calls = {"n": 0}
-
-    def stop_later() -> bool:
-        calls["n"] += 1
-        return calls["n"] > NFE + 2  # lets the first chunk finish, stops inside the second
-
-    gen = engine.stream(LONG, voice, nfe=NFE, seed=1, should_stop=stop_later)
+        engine.synthesize("Never mind.", voice, SynthesisParams(nfe_step=NFE, seed=1), StopAfter(0))
+    # lets the first chunk finish, stops inside the second
+    gen = engine.stream(LONG, voice, SynthesisParams(nfe_step=NFE, seed=1), StopAfter(NFE + 2))
     assert len(next(gen)) > 0
     with pytest.raises(SynthesisCancelled):
         list(gen)
@@ -182,19 +200,19 @@ def test_voice_cache_by_content(engine: Engine, tmp_path) -> None:
 
 def test_bad_input(engine: Engine, voice) -> None:
     with pytest.raises(ValueError, match="empty"):
-        engine.synthesize("   ", voice, nfe=2, seed=0)
+        engine.synthesize("   ", voice, SynthesisParams(nfe_step=2, seed=0))
     with pytest.raises(ValueError, match="nfe"):
-        engine.synthesize("x y z", voice, nfe=0, seed=0)
+        engine.synthesize("x y z", voice, SynthesisParams(nfe_step=0, seed=0))
     with pytest.raises(ValueError, match="speed"):
-        engine.synthesize("x y z", voice, nfe=2, seed=0, speed=0)
+        engine.synthesize("x y z", voice, SynthesisParams(nfe_step=2, seed=0, speed=0))
     with pytest.raises(ValueError, match="seed"):
-        engine.synthesize("x y z", voice, nfe=2, seed=-1)
+        engine.synthesize("x y z", voice, SynthesisParams(nfe_step=2, seed=-1))
     with pytest.raises(ValueError, match="sample_rate"):
         engine.prepare_voice(ref_clip(), REF_TEXT)
     with pytest.raises(FileNotFoundError):
         engine.prepare_voice("/nonexistent/ref.wav", REF_TEXT)
     with pytest.raises(ValueError, match="fp16"):
-        Engine.random("tiny", device="cpu", dtype="fp16")
+        Engine.random("tiny", options=EngineOptions(device="cpu", dtype="fp16"))
 
 
 def test_info(engine: Engine) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from ishowtts import defaults
 from ishowtts.config import EngineConfig
 from ishowtts.engine import factory
 from ishowtts.engine.factory import BackendUnavailable, build_backend, f5_model_args
@@ -114,4 +115,44 @@ def test_auto_with_a_random_checkpoint_builds_f5(tmp_path: Path, empty_hf_cache)
     )
     backend, reason = build_backend(cfg)
     assert reason is None and backend.name == "f5"
-    assert backend.engine.default_nfe == 4  # engine.nfe reaches the engine
+    assert backend.default_nfe == 4  # engine.nfe reaches the engine
+
+
+@pytest.mark.slow
+def test_build_batches_f5_by_default_on_the_cpu(tmp_path: Path, empty_hf_cache) -> None:
+    """The default config gives F5 the static renderer and a scheduler that batches up to max_batch,
+    with graph capture off (batching is on by default on every device)."""
+    from ishowtts.config import Config
+    from ishowtts.engine import random_weights
+    from ishowtts.engine.factory import build
+
+    paths = random_weights.save_random_checkpoint(tmp_path / "w", config="tiny")
+    engine = EngineConfig(
+        model="tiny", ckpt=Path(paths["ckpt"]), vocab=Path(paths["vocab"]), vocoder=Path(paths["vocoder"]),
+        device="cpu",
+    )  # fmt: skip
+    backend, scheduler, reason = build(Config(engine=engine))
+    assert reason is None and backend.name == "f5"
+    assert backend.info()["render"]["renderer"] == "static" and backend.info()["render"]["graphs"] is False
+    assert scheduler.can_batch and scheduler.max_batch == defaults.MAX_BATCH
+    assert scheduler.batch_window_s == pytest.approx(defaults.BATCH_WINDOW_MS / 1000)
+    eager = EngineConfig(**{**engine.__dict__, "renderer": "eager"})
+    _, scheduler, _ = build(Config(engine=eager))
+    assert not scheduler.can_batch  # the eager renderer renders one request at a time
+
+
+def test_engine_options_carry_every_engine_key() -> None:
+    from ishowtts.engine.factory import engine_options
+
+    cfg = EngineConfig(
+        device="cpu", dtype="bf16", nfe=9, renderer="eager", buckets=[300, 600], max_batch=3, graphs=None,
+        compile=False, quantize=None, memory_cap=0.5,
+    )  # fmt: skip
+    o = engine_options(cfg)
+    assert (o.device, o.dtype, o.nfe_step, o.renderer, o.buckets, o.max_batch, o.graphs, o.memory_cap) == (
+        "cpu", "bf16", 9, "eager", (300, 600), 3, None, 0.5,
+    )  # fmt: skip
+    d = engine_options(EngineConfig())
+    assert (d.renderer, d.buckets, d.max_batch, d.graphs, d.nfe_step) == (
+        defaults.RENDERER, defaults.BUCKETS, defaults.MAX_BATCH, defaults.GRAPHS, defaults.NFE_STEP,
+    )  # fmt: skip

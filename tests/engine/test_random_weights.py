@@ -8,7 +8,9 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from ishowtts.engine.backend import SynthesisParams
 from ishowtts.engine.engine import Engine
+from ishowtts.engine.options import EngineOptions
 from ishowtts.engine.random_weights import generated_vocab, save_random_checkpoint
 from ishowtts.text.vocab import Vocab
 
@@ -42,13 +44,13 @@ def test_checkpoint_layout(tmp_path: Path) -> None:
 def test_loading_the_checkpoint_gives_the_same_engine(tmp_path: Path) -> None:
     paths = save_random_checkpoint(tmp_path, "tiny", seed=3)
     loaded = Engine.from_pretrained(
-        paths["ckpt"], vocab=paths["vocab"], vocoder=paths["vocoder"], config="tiny", device="cpu"
+        paths["ckpt"], vocab=paths["vocab"], vocoder=paths["vocoder"], config="tiny", options=EngineOptions(device="cpu")
     )
-    direct = Engine.random("tiny", seed=3, device="cpu")
+    direct = Engine.random("tiny", seed=3, options=EngineOptions(device="cpu"))
     clip = ref_clip()
-    kw = {"nfe": 2, "seed": 9}
-    a = loaded.synthesize("Same weights.", loaded.prepare_voice(clip, REF_TEXT, SR), **kw)
-    b = direct.synthesize("Same weights.", direct.prepare_voice(clip, REF_TEXT, SR), **kw)
+    kw = {"nfe_step": 2, "seed": 9}
+    a = loaded.synthesize("Same weights.", loaded.prepare_voice(clip, REF_TEXT, SR), SynthesisParams(**kw))
+    b = direct.synthesize("Same weights.", direct.prepare_voice(clip, REF_TEXT, SR), SynthesisParams(**kw))
     np.testing.assert_array_equal(a, b)
 
 
@@ -72,10 +74,10 @@ def test_from_pretrained_through_a_fake_hf_cache(tmp_path: Path) -> None:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
     engine = Engine.from_pretrained(
-        "F5TTS_v1_Base", config="tiny", cache_dir=cache, allow_download=False, device="cpu"
+        "F5TTS_v1_Base", config="tiny", cache_dir=cache, allow_download=False, options=EngineOptions(device="cpu")
     )
-    direct = Engine.random("tiny", seed=4, device="cpu")
+    direct = Engine.random("tiny", seed=4, options=EngineOptions(device="cpu"))
     clip = ref_clip()
-    a = engine.synthesize("Cached weights.", engine.prepare_voice(clip, REF_TEXT, SR), nfe=2, seed=3)
-    b = direct.synthesize("Cached weights.", direct.prepare_voice(clip, REF_TEXT, SR), nfe=2, seed=3)
+    a = engine.synthesize("Cached weights.", engine.prepare_voice(clip, REF_TEXT, SR), SynthesisParams(nfe_step=2, seed=3))
+    b = direct.synthesize("Cached weights.", direct.prepare_voice(clip, REF_TEXT, SR), SynthesisParams(nfe_step=2, seed=3))
     np.testing.assert_array_equal(a, b)

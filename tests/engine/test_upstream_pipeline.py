@@ -7,22 +7,19 @@ the vocoder and NFE-16 EPSS sampling with a fixed seed. Fixture: ``make_upstream
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from ishowtts.engine.backend import SynthesisParams
 from ishowtts.engine.engine import Engine
+from ishowtts.engine.options import EngineOptions
 from ishowtts.engine.random_weights import save_random_checkpoint
+from tests.conftest import load_module
 
-_spec = importlib.util.spec_from_file_location(
-    "_upf", Path(__file__).parent / "make_upstream_pipeline_fixture.py"
-)
-assert _spec is not None and _spec.loader is not None
-upf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(upf)
+upf = load_module(Path(__file__).with_name("make_upstream_pipeline_fixture.py"))
 
 FIXTURE = np.load(Path(__file__).parent / "data" / "upstream_pipeline.npz")
 
@@ -32,7 +29,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     work = tmp_path_factory.mktemp("upf")
     p = save_random_checkpoint(work, "tiny", seed=upf.CKPT_SEED)
     return Engine.from_pretrained(
-        p["ckpt"], vocab=p["vocab"], vocoder=p["vocoder"], config="tiny", device="cpu"
+        p["ckpt"], vocab=p["vocab"], vocoder=p["vocoder"], config="tiny", options=EngineOptions(device="cpu", renderer="eager")
     )
 
 
@@ -44,7 +41,7 @@ def test_matches_upstream_infer_process(
     wav = tmp_path / f"{kind}.wav"
     sf.write(wav, upf.reference(kind), upf.SR, subtype="PCM_16")
     voice = engine.prepare_voice(wav, ref_text)
-    out = engine.synthesize(gen_text, voice, nfe=upf.NFE, seed=upf.SEED, first_chunk=False)
+    out = engine.synthesize(gen_text, voice, SynthesisParams(nfe_step=upf.NFE, seed=upf.SEED, first_chunk=False))
     assert len(out) == int(FIXTURE[f"{name}_len"])
     expected = FIXTURE[f"{name}_strided"]
     np.testing.assert_allclose(out[:: upf.STRIDE], expected, rtol=0, atol=2e-5)

@@ -5,22 +5,14 @@ load harness in benchmarks/load.py."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "server"))
+from tests.conftest import REPO, load_module
 
-from _server_helpers import FakeBackend  # noqa: E402
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+_server_helpers = load_module(REPO / "tests" / "server" / "_server_helpers.py", "_server_helpers")
+FakeBackend = _server_helpers.FakeBackend
 
 
 @pytest.fixture
@@ -28,34 +20,18 @@ def fake_backend() -> FakeBackend:
     return FakeBackend()
 
 
-def load_module(name: str, path: Path) -> ModuleType:
-    """Import a file that is not on the package path (benchmarks/load.py, fuzz targets)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def load_harness() -> ModuleType:
-    return load_module("ishowtts_load_harness", ROOT / "benchmarks" / "load.py")
+    return load_module(REPO / "benchmarks" / "load.py")
 
 
 @pytest.fixture(scope="session")
 def ngircd_mod() -> ModuleType:
     """tests/danmaku/ngircd.py (the real ngircd IRC server as a fixture class)."""
-    return load_module("_ishowtts_reliability_ngircd", ROOT / "tests" / "danmaku" / "ngircd.py")
+    return load_module(REPO / "tests" / "danmaku" / "ngircd.py")
 
 
 @pytest.fixture(scope="session")
 def fuzz_targets() -> dict[str, ModuleType]:
     """The atheris targets in fuzz/ (their ``check(data: bytes)`` runs without atheris too)."""
-    sys.path.insert(0, str(ROOT / "fuzz"))
-    return {
-        name: load_module(f"_ishowtts_{name}", ROOT / "fuzz" / f"{name}.py")
-        for name in ("fuzz_resample", "fuzz_wav")
-    }
+    return {name: load_module(REPO / "fuzz" / f"{name}.py") for name in ("fuzz_resample", "fuzz_wav")}

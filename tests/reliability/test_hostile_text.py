@@ -1,6 +1,6 @@
-"""Hostile text for the synthesis routes, found by the schemathesis run: text made only of control
-characters passes the routes' emptiness check but is empty for the engine, which raises; the client gets
-502 (engine failure) instead of 400 (bad input)."""
+"""Hostile text for the synthesis routes. Found by the schemathesis run: text made only of control
+characters passed the routes' emptiness check but was empty for the engine, which raised; the client got
+502 (engine failure) instead of 400 (bad input). Odd but harmless text gets exactly one answer each."""
 
 from __future__ import annotations
 
@@ -27,11 +27,35 @@ async def test_control_only_text_is_a_400(espeak_app, text) -> None:
     assert (r.status_code, r2.status_code) == (400, 400), (r.text, r2.text)
 
 
-@pytest.mark.parametrize("text", ["\u200b", "\ufeff", "...", "-", "\U0001f642", "a\u0301" * 50, "\u202eevil"])
-async def test_odd_but_harmless_text_is_answered(espeak_app, text) -> None:
-    """Zero-width, BOM, punctuation only, emoji, combining marks, bidi override: a 200 or a 400, never 5xx."""
+NOTHING_PRINTABLE = "must not be empty (nothing to speak: only spaces or control characters)"
+ODD_TEXT = [
+    # (text, the spoken_text of a 200, or None: a 400 empty_text)
+    pytest.param("\u200b", None, id="zero-width-space"),  # a format character only: nothing printable
+    pytest.param("\ufeff", None, id="bom"),
+    pytest.param("...", "...", id="punctuation-dots"),  # printable: kept by the normalizer, spoken as a pause
+    pytest.param("-", "-", id="punctuation-dash"),
+    pytest.param("\U0001f642", "slightly smiling face", id="emoji"),  # [normalize] emoji = "names"
+    pytest.param("a\u0301" * 50, " ".join(["a"] * 50), id="combining-marks"),  # marks dropped, letters read
+    pytest.param("\u202eevil", "evil", id="bidi-override"),  # the override is dropped, the word is spoken
+]
+
+
+@pytest.mark.parametrize(("text", "spoken"), ODD_TEXT)
+async def test_odd_but_harmless_text_is_answered(espeak_app, text: str, spoken: str | None) -> None:
+    """Zero-width, BOM, punctuation only, emoji, combining marks, bidi override: text with nothing printable
+    is a 400 ``empty_text`` on both APIs; the rest is spoken (200) as the normalizer reads it."""
     async with serve_app(espeak_app) as client:
         r = await client.post("/api/tts", json={"text": text})
         r2 = await client.post("/v1/audio/speech", json={"input": text, "response_format": "pcm"})
-        assert r.status_code in (200, 400) and r2.status_code in (200, 400), (r.text, r2.text)
         assert (await client.post("/api/tts", json={"text": "still fine"})).status_code == 200
+    if spoken is None:
+        assert (r.status_code, r2.status_code) == (400, 400), (r.text, r2.text)
+        assert r.json() == {"detail": f"text: {NOTHING_PRINTABLE}"}
+        error = r2.json()["error"]
+        assert (error["code"], error["param"], error["message"]) == (
+            "empty_text", "input", f"input: {NOTHING_PRINTABLE}"
+        )  # fmt: skip
+    else:
+        assert (r.status_code, r2.status_code) == (200, 200), (r.text, r2.text)
+        assert r.json()["spoken_text"] == spoken
+        assert r2.headers["content-type"] == "audio/pcm" and r2.content

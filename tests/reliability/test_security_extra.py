@@ -96,21 +96,19 @@ async def test_no_secrets_in_logs_health_status_or_metrics(
             assert secret not in body
 
 
-def test_key_in_query_string_only_for_streams(tmp_path, fake_backend) -> None:
+@pytest.mark.anyio
+async def test_key_in_query_string_only_for_streams(tmp_path, fake_backend) -> None:
     """``?api_key=`` exists for browsers' WebSocket/EventSource; ordinary routes must not take it (it would
     end up in proxy logs and browser history)."""
     app = create_app(make_config(tmp_path, server={"api_key": API_KEY}), fake_backend)
-
-    async def main() -> list[int]:
-        async with serve_app(app) as client:
-            return [
-                (await client.get(f"/api/voices?api_key={API_KEY}")).status_code,
-                (await client.post(f"/api/tts?api_key={API_KEY}", json={"text": "hi"})).status_code,
-                (await client.get(f"/metrics?api_key={API_KEY}")).status_code,
-                (await client.get("/api/voices", headers=AUTH)).status_code,
-            ]
-
-    assert asyncio.run(main()) == [401, 401, 401, 200]
+    async with serve_app(app) as client:
+        codes = [
+            (await client.get(f"/api/voices?api_key={API_KEY}")).status_code,
+            (await client.post(f"/api/tts?api_key={API_KEY}", json={"text": "hi"})).status_code,
+            (await client.get(f"/metrics?api_key={API_KEY}")).status_code,
+            (await client.get("/api/voices", headers=AUTH)).status_code,
+        ]
+    assert codes == [401, 401, 401, 200]
 
 
 # ---------------------------------------------------------------------------------------------- voice ids

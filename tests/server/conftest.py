@@ -3,20 +3,18 @@ engine for control-flow tests, the espeak engine and a tiny random-weight F5 eng
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.conftest import load_module
 
-from _server_helpers import FakeBackend, f5_engine_section, make_config
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+# the helpers module, registered under the name the test files import it by (``from _server_helpers ...``)
+_server_helpers = load_module(Path(__file__).with_name("_server_helpers.py"), "_server_helpers")
+FakeBackend = _server_helpers.FakeBackend
+f5_engine_section = _server_helpers.f5_engine_section
+make_config = _server_helpers.make_config
 
 
 @pytest.fixture

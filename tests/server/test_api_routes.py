@@ -162,7 +162,7 @@ async def test_api_tts_params_reach_the_engine(tmp_path, fake_backend):
         assert (await client.post("/api/tts", json=body)).status_code == 200
     p = seen[0]
     assert (p.speed, p.target_rms, p.cross_fade_duration, p.sway_sampling_coef) == (1.5, 0.2, 0.1, 0.5)
-    assert (p.cfg_strength, p.nfe, p.fix_duration, p.remove_silence, p.seed) == (3.0, 8, 2.5, True, 42)
+    assert (p.cfg_strength, p.nfe_step, p.fix_duration, p.remove_silence, p.seed) == (3.0, 8, 2.5, True, 42)
 
 
 @pytest.mark.parametrize("fmt", ["wav", "pcm", "mp3", "opus", "flac"])

@@ -186,7 +186,7 @@ async def test_fallback_upload_is_stored_with_a_warning_logged_once(tmp_path, fa
     reason = "F5 engine unavailable: no F5-TTS weights found"
     app = create_app(make_config(tmp_path), fake_backend, fallback_reason=reason)
     async with serve_app(app) as client:
-        with caplog.at_level("WARNING", logger="ishowtts.server.routes_voices"):
+        with caplog.at_level("WARNING", logger="ishowtts.server.route_helpers"):
             r = await client.post(
                 "/api/voices/default/reference",
                 data={"text": "Words."},
@@ -226,7 +226,7 @@ async def test_espeak_by_choice_warns_and_names_the_setting(tmp_path, fake_backe
 async def test_no_warning_when_f5_runs(tmp_path, fake_backend, caplog):
     fake_backend.name = "f5"
     async with serve_app(create_app(make_config(tmp_path), fake_backend)) as client:
-        with caplog.at_level("WARNING", logger="ishowtts.server.routes_voices"):
+        with caplog.at_level("WARNING", logger="ishowtts.server.route_helpers"):
             r = await client.post(
                 "/api/voices/default/reference",
                 data={"text": "Words."},

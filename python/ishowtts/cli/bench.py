@@ -16,6 +16,8 @@ import time
 from importlib import resources
 from typing import Any
 
+from ishowtts import defaults
+
 log = logging.getLogger("ishowtts.bench")
 
 # ~10 s of speech at the bundled voice's speaking rate; --seconds fixes the generated length.
@@ -37,7 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: cuda if available)")
     p.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: fp16 on CUDA, fp32 on CPU)")
-    p.add_argument("--nfe", type=int, default=16, help="sampler steps (default 16)")
+    p.add_argument("--nfe", type=int, default=defaults.NFE_STEP, help=f"sampler steps (default {defaults.NFE_STEP})")
+    p.add_argument(
+        "--renderer", choices=defaults.RENDERERS, default=defaults.RENDERER,
+        help=f"static (bucketed, batching) or eager (one chunk at a time); default {defaults.RENDERER}",
+    )  # fmt: skip
     p.add_argument("--seconds", type=float, default=10.0, help="generated audio length (default 10)")
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up (default 3)")
     p.add_argument("--json", dest="json_out", default=None, help="also write the results here")
@@ -49,44 +55,50 @@ def measure(
     *,
     device: str | None = None,
     dtype: str | None = None,
-    nfe: int = 16,
+    nfe: int = defaults.NFE_STEP,
     seconds: float = 10.0,
     runs: int = 3,
+    renderer: str = defaults.RENDERER,
 ) -> dict[str, Any]:
     """Best-of-``runs`` timings of ``Engine.synthesize`` and ``Engine.stream`` (first piece)."""
     import numpy as np
     import soundfile as sf
     import torch
 
+    from ishowtts.config import EngineConfig
+    from ishowtts.engine.backend import SynthesisParams
     from ishowtts.engine.engine import Engine
+    from ishowtts.engine.factory import engine_options
 
     if runs < 1 or nfe < 1 or seconds <= 0:
         raise ValueError("runs and nfe must be >= 1 and seconds > 0")
-    engine = Engine.random(config, device=device, dtype=dtype, nfe=nfe)
+    # the options the server would build from [engine] with these values (the same factory function)
+    options = engine_options(EngineConfig(device=device, dtype=dtype, nfe=nfe, renderer=renderer))
+    engine = Engine.random(config, options=options)
     voice_dir = resources.files("ishowtts") / "data" / "voices"
     with resources.as_file(voice_dir / "default.wav") as wav_path:
         audio, rate = sf.read(str(wav_path), dtype="float32")
     voice = engine.prepare_voice(np.asarray(audio), (voice_dir / "default.txt").read_text().strip(), rate)
-    args = {"nfe": nfe, "seed": 0, "fix_duration": seconds}
+    params = SynthesisParams(nfe_step=nfe, seed=0, fix_duration=seconds)
     cuda = engine.device.type == "cuda"
 
     def sync() -> None:
         if cuda:
             torch.cuda.synchronize(engine.device)
 
-    engine.synthesize(_TEXT, voice, **args)  # warm-up: allocator, kernels, voice cache
+    engine.synthesize(_TEXT, voice, params)  # warm-up: allocator, kernels, voice cache
     if cuda:
         torch.cuda.reset_peak_memory_stats(engine.device)
     synth_s, ttfa_s, out_seconds = [], [], 0.0
     for _ in range(runs):
         sync()
         t0 = time.perf_counter()
-        out = engine.synthesize(_TEXT, voice, **args)
+        out = engine.synthesize(_TEXT, voice, params)
         sync()
         synth_s.append(time.perf_counter() - t0)
         out_seconds = len(out) / 24_000
         t0 = time.perf_counter()
-        pieces = engine.stream(_TEXT, voice, **args)
+        pieces = engine.stream(_TEXT, voice, params)
         next(pieces)
         sync()
         ttfa_s.append(time.perf_counter() - t0)
@@ -98,6 +110,7 @@ def measure(
         "device_name": torch.cuda.get_device_name(engine.device) if cuda else "cpu",
         "dtype": str(engine.dtype).removeprefix("torch."),
         "nfe": nfe,
+        "renderer": renderer,
         "audio_seconds": round(out_seconds, 3),
         "synthesize_s": round(min(synth_s), 4),
         "rtf": round(min(synth_s) / out_seconds, 5),
@@ -121,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
             nfe=args.nfe,
             seconds=args.seconds,
             runs=args.runs,
+            renderer=args.renderer,
         )
     except (ValueError, KeyError, RuntimeError) as exc:
         print(f"ishowtts bench: {exc}", file=sys.stderr)

@@ -6,18 +6,28 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ishowtts import defaults
+from ishowtts.config import Config, EngineConfig, QueueConfig
 from ishowtts.logging_setup import kv
+
+if TYPE_CHECKING:
+    from ishowtts.engine.backend import SynthesisParams
+    from ishowtts.engine.scheduler import Scheduler
+    from ishowtts.voices.reference import VoiceReference
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24_000
+CLI_TIMEOUT_S = 24 * 3600.0  # one synthesis from the command line runs as long as it takes
 ENGINES = ("f5", "espeak")
 ESPEAK_HINT = (
     "No F5 weights at hand? --engine espeak synthesises with espeak-ng instead (no voice cloning): "
@@ -43,11 +53,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ref-text", default=None, help="transcript of the reference audio; required for f5")
     p.add_argument("--language", default="en", help="language of TEXT for --engine espeak (default: en)")
     p.add_argument("-o", "--output", required=True, help="output WAV path")
-    p.add_argument("--nfe", type=int, default=None, help="sampler steps (default: the engine default, 16)")
+    p.add_argument("--nfe", type=int, default=None, help=f"sampler steps (default {defaults.NFE_STEP})")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random, logged)")
-    p.add_argument("--speed", type=float, default=1.0)
-    p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength")
-    p.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient")
+    p.add_argument("--speed", type=float, default=defaults.SPEED, help=f"default {defaults.SPEED}")
+    p.add_argument(
+        "--cfg", type=float, default=defaults.CFG_STRENGTH,
+        help=f"classifier-free guidance strength (default {defaults.CFG_STRENGTH})",
+    )  # fmt: skip
+    p.add_argument(
+        "--sway", type=float, default=defaults.SWAY_SAMPLING_COEF,
+        help=f"sway sampling coefficient (default {defaults.SWAY_SAMPLING_COEF})",
+    )  # fmt: skip
     p.add_argument("--remove-silence", action="store_true", help="shorten long silences in the output")
     p.add_argument(
         "--no-normalize", action="store_true",
@@ -63,22 +79,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vocoder", default=None, help="Vocos directory (config.yaml + pytorch_model.bin)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: cuda if available)")
     p.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: fp16 on CUDA, fp32 on CPU)")
+    p.add_argument(
+        "--renderer", choices=defaults.RENDERERS, default=defaults.RENDERER,
+        help=f"static (bucketed, batching) or eager (one chunk at a time); default {defaults.RENDERER}",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """16-bit PCM WAV, through the native encoder when it is built, else soundfile."""
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
-    try:
-        from ishowtts.audio import encode_wav
-    except ImportError:
-        encode_wav = None
-    if encode_wav is not None:
-        path.write_bytes(bytes(encode_wav(audio, sample_rate)))
-        return
-    import soundfile as sf
+    """16-bit PCM WAV through the native encoder (the server's one WAV writer)."""
+    from ishowtts.audio import encode_wav
 
-    sf.write(str(path), audio, sample_rate, subtype="PCM_16", format="WAV")
+    path.write_bytes(bytes(encode_wav(np.ascontiguousarray(audio, dtype=np.float32), sample_rate)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,52 +105,44 @@ def run(args: argparse.Namespace) -> int:
         print("ishowtts synth: nothing to speak once normalized (--no-normalize speaks it as written)",
               file=sys.stderr)  # fmt: skip
         return 2
-    if args.engine == "espeak":
-        return _run_espeak(args, text)
-    if args.voice is None or args.ref_text is None:
+    if args.engine == "f5" and (args.voice is None or args.ref_text is None):
         print(
             "ishowtts synth: --voice and --ref-text are required with --engine f5 (the default); "
             "--engine espeak needs neither",
             file=sys.stderr,
         )
         return 2
-    voice_path = Path(args.voice)
-    if not voice_path.is_file():
-        print(f"ishowtts synth: reference audio {voice_path} does not exist", file=sys.stderr)
-        return 2
-    from ishowtts.engine.engine import Engine, random_seed
-    from ishowtts.engine.weights import WeightsNotFound
-
+    if args.engine == "espeak" and (args.voice is not None or args.ref_text is not None):
+        log.warning("--engine espeak does not clone voices; --voice/--ref-text are ignored")
     try:
-        engine = Engine.from_pretrained(
-            args.model,
-            ckpt=args.ckpt,
-            vocab=args.vocab,
-            vocoder=args.vocoder,
-            device=args.device,
-            dtype=args.dtype,
-            config=args.config,
-        )
-    except WeightsNotFound as exc:
-        print(f"ishowtts synth: {exc}\n{ESPEAK_HINT}", file=sys.stderr)
-        return 1
+        voice = _voice(args)
     except ValueError as exc:
         print(f"ishowtts synth: {exc}", file=sys.stderr)
         return 2
-    seed = args.seed if args.seed is not None else random_seed()
+    from ishowtts.engine.backend import SynthesisParams
+    from ishowtts.engine.factory import BackendUnavailable, build
+    from ishowtts.engine.planning import random_seed
+
     try:
-        voice = engine.prepare_voice(voice_path, args.ref_text)
-        started = time.perf_counter()
-        audio = engine.synthesize(
-            text,
-            voice,
-            nfe=args.nfe,
-            cfg=args.cfg,
-            sway=args.sway,
-            speed=args.speed,
-            seed=seed,
-            remove_silence=args.remove_silence,
-        )
+        built = build(_config(args))
+    except BackendUnavailable as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ValueError) and not _is_missing_weights(cause):
+            print(f"ishowtts synth: {cause}", file=sys.stderr)
+            return 2
+        print(f"ishowtts synth: {cause or exc}\n{ESPEAK_HINT}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # espeak-ng missing, or anything else that stops the engine from starting
+        print(f"ishowtts synth: the {args.engine} engine cannot start: {exc}", file=sys.stderr)
+        return 1
+    seed = (args.seed if args.seed is not None else random_seed()) if args.engine == "f5" else None
+    params = SynthesisParams(
+        nfe_step=args.nfe, cfg_strength=args.cfg, sway_sampling_coef=args.sway, speed=args.speed, seed=seed,
+        remove_silence=args.remove_silence,
+    )  # fmt: skip
+    started = time.perf_counter()
+    try:
+        audio = asyncio.run(_speak(built.scheduler, text, voice, params))
     except ValueError as exc:
         print(f"ishowtts synth: {exc}", file=sys.stderr)
         return 2
@@ -146,30 +150,56 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_espeak(args: argparse.Namespace, text: str) -> int:
-    from ishowtts.config import EngineConfig
-    from ishowtts.engine.backend import SynthesisParams
-    from ishowtts.voices.reference import VoiceReference
-    from ishowtts.engine.espeak import EspeakUnavailable
-    from ishowtts.engine.factory import build_backend
+def _config(args: argparse.Namespace) -> Config:
+    """The CLI's options as the config the server would run with (the same factory builds both)."""
+    def path(v: str | None) -> Path | None:
+        return Path(v) if v is not None else None
 
-    if args.voice is not None or args.ref_text is not None:
-        log.warning("--engine espeak does not clone voices; --voice/--ref-text are ignored")
+    model, ckpt = args.model, path(args.ckpt)
+    if args.config is not None:  # an architecture name for a custom checkpoint
+        model, ckpt = args.config, ckpt or Path(args.model)
+    engine = EngineConfig(
+        kind=args.engine, model=model, ckpt=ckpt, vocab=path(args.vocab), vocoder=path(args.vocoder),
+        device=args.device, dtype=args.dtype, renderer=args.renderer,
+    )  # fmt: skip
+    return Config(engine=engine, queue=QueueConfig(max_size=1, timeout_s=CLI_TIMEOUT_S, cache_size=0))
+
+
+def _voice(args: argparse.Namespace) -> VoiceReference:
+    from ishowtts.voices.reference import VoiceReference
+
+    if args.engine == "espeak":
+        return VoiceReference(id="cli", audio=None, sample_rate=0, text="", language=args.language)
+    import soundfile as sf
+
+    path = Path(args.voice)
+    if not path.is_file():
+        raise ValueError(f"reference audio {path} does not exist")
     try:
-        backend, _ = build_backend(EngineConfig(kind="espeak"))
-    except EspeakUnavailable as exc:
-        print(f"ishowtts synth: espeak-ng cannot start: {exc}", file=sys.stderr)
-        return 1
-    voice = VoiceReference(id="cli", audio=None, sample_rate=0, text="", language=args.language)
-    params = SynthesisParams(speed=args.speed, remove_silence=args.remove_silence)
-    started = time.perf_counter()
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=False)
+    except sf.LibsndfileError as exc:
+        raise ValueError(f"reference audio {path} cannot be read: {exc}") from None
+    return VoiceReference(id="cli", audio=audio, sample_rate=int(rate), text=args.ref_text, language=args.language)
+
+
+async def _speak(scheduler: Scheduler, text: str, voice: VoiceReference, params: SynthesisParams) -> np.ndarray:
+    from ishowtts.engine.scheduler import EngineFailure
+
+    await scheduler.start()
     try:
-        audio = backend.synthesize(text, voice, params)
-    except ValueError as exc:
-        print(f"ishowtts synth: {exc}", file=sys.stderr)
-        return 2
-    _finish(Path(args.output), audio, time.perf_counter() - started, None)
-    return 0
+        return (await scheduler.synthesize(text, voice, params)).audio
+    except EngineFailure as exc:
+        if isinstance(exc.__cause__, ValueError):
+            raise exc.__cause__ from None
+        raise
+    finally:
+        await scheduler.stop()
+
+
+def _is_missing_weights(exc: BaseException) -> bool:
+    from ishowtts.engine.weights import WeightsNotFound
+
+    return isinstance(exc, WeightsNotFound)
 
 
 def _finish(out: Path, audio: np.ndarray, wall: float, seed: int | None) -> None:

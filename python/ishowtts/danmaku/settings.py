@@ -1,7 +1,8 @@
 """The ``[danmaku]`` config section, parsed and validated.
 
-Every key is optional; unknown keys and wrong types raise :class:`ValueError` naming the key
-(``danmaku.max_words: must be an int >= 1, got 'x'``). See ``docs/danmaku.md`` for the full list.
+Every key is optional; unknown keys and wrong types raise :class:`~ishowtts.validators.ConfigError` (a
+``ValueError``) naming the key (``danmaku.max_words: must be an int >= 1, got 'x'``), checked with the same
+validators as the rest of the config (``ishowtts.validators``). See ``docs/danmaku.md`` for the full list.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from ishowtts import validators
 from ishowtts.text.normalize import CHAT_DEFAULTS, NormalizeOptions
+from ishowtts.validators import ConfigError
 
 #: Optional filters that can be switched off; the normalisation, empty check and truncation always run.
 OPTIONAL_FILTERS = ("commands", "links", "keywords", "users", "cooldown", "dedupe")
@@ -55,7 +58,7 @@ class DanmakuSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ValueError(f"danmaku.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"danmaku.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
         values: dict[str, Any] = {}
         for name, value in raw.items():
             values[name] = _PARSERS[name](f"danmaku.{name}", value)
@@ -65,9 +68,9 @@ class DanmakuSettings:
 
     def _check_cross_fields(self) -> None:
         if self.reconnect_max_s < self.reconnect_base_s:
-            raise ValueError("danmaku.reconnect_max_s: must be >= danmaku.reconnect_base_s")
+            raise ConfigError("danmaku.reconnect_max_s: must be >= danmaku.reconnect_base_s")
         if self.oauth_token and not self.nick:
-            raise ValueError("danmaku.nick: required with danmaku.oauth_token (the account's login name)")
+            raise ConfigError("danmaku.nick: required with danmaku.oauth_token (the account's login name)")
 
     def replace(self, **changes: Any) -> DanmakuSettings:
         merged = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -95,82 +98,44 @@ def _normalize(key: str, v: Any) -> NormalizeOptions:
     if isinstance(v, NormalizeOptions):
         return v
     if not isinstance(v, dict):
-        raise ValueError(f"{key}: must be a table of normalize options, got {v!r}")
+        raise ConfigError(f"{key}: must be a table of normalize options, got {v!r}")
     try:
         return NormalizeOptions.from_mapping(v, base=CHAT_DEFAULTS)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{key}: {exc}") from None
-
-
-def _bool(key: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError(f"{key}: must be true or false, got {v!r}")
-    return v
-
-
-def _int(lo: int, hi: int | None = None):
-    def parse(key: str, v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
-            rng = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
-            raise ValueError(f"{key}: must be an int {rng}, got {v!r}")
-        return v
-
-    return parse
-
-
-def _float(lo: float, *, positive: bool = False):
-    def parse(key: str, v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < lo or (positive and v <= lo):
-            op = ">" if positive else ">="
-            raise ValueError(f"{key}: must be a number {op} {lo}, got {v!r}")
-        return float(v)
-
-    return parse
-
-
-def _str_list(key: str, v: Any) -> tuple[str, ...]:
-    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"{key}: must be a list of strings, got {v!r}")
-    return tuple(s.strip() for s in v if s.strip())
+        raise ConfigError(f"{key}: {exc}") from None
 
 
 def _filters(key: str, v: Any) -> tuple[str, ...]:
-    items = _str_list(key, v)
+    items = validators.str_tuple(key, v)
     bad = [s for s in items if s not in OPTIONAL_FILTERS]
     if bad:
-        raise ValueError(f"{key}: unknown filter {bad[0]!r} (known: {', '.join(OPTIONAL_FILTERS)})")
+        raise ConfigError(f"{key}: unknown filter {bad[0]!r} (known: {', '.join(OPTIONAL_FILTERS)})")
     return items
-
-
-def _opt_str(key: str, v: Any) -> str | None:
-    if v is None:
-        return None
-    if not isinstance(v, str):
-        raise ValueError(f"{key}: must be a string, got {v!r}")
-    return v.strip() or None
 
 
 def _host(key: str, v: Any) -> str:
     if not isinstance(v, str) or not v.strip() or any(c.isspace() for c in v.strip()):
-        raise ValueError(f"{key}: must be a host name, got {v!r}")
+        raise ConfigError(f"{key}: must be a host name, got {v!r}")
     return v.strip()
 
 
 def _template(key: str, v: Any) -> str:
     if not isinstance(v, str) or "{text}" not in v:
-        raise ValueError(f"{key}: must be a string containing {{text}}, got {v!r}")
+        raise ConfigError(f"{key}: must be a string containing {{text}}, got {v!r}")
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(v) if name is not None}
     except ValueError as exc:
-        raise ValueError(f"{key}: malformed template {v!r}: {exc}") from None
+        raise ConfigError(f"{key}: malformed template {v!r}: {exc}") from None
     bad = sorted(names - TEMPLATE_FIELDS)
     if bad:
-        raise ValueError(f"{key}: unknown field {{{bad[0]}}} (allowed: {', '.join(sorted(TEMPLATE_FIELDS))})")
+        raise ConfigError(
+            f"{key}: unknown field {{{bad[0]}}} (allowed: {', '.join(sorted(TEMPLATE_FIELDS))})"
+        )
     return v
 
 
 def _proxy(key: str, v: Any) -> str | None:
-    s = _opt_str(key, v)
+    s = validators.opt_str(key, v)
     if s is None:
         return None
     parts = urlsplit(s)
@@ -179,36 +144,36 @@ def _proxy(key: str, v: Any) -> str | None:
     except ValueError:
         port = None
     if parts.scheme not in ("socks5", "socks5h") or not parts.hostname or port is None:
-        raise ValueError(f"{key}: must look like socks5://[user:pass@]host:port, got {s!r}")
+        raise ConfigError(f"{key}: must look like socks5://[user:pass@]host:port, got {s!r}")
     return s
 
 
-_PARSERS = {
-    "enabled": _bool,
+_PARSERS: dict[str, validators.Validator] = {
+    "enabled": validators.boolean,
     "filters": _filters,
-    "banned_keywords": _str_list,
-    "blocked_users": _str_list,
-    "allow_links": _bool,
-    "max_words": _int(1),
-    "max_chars": _int(1),
-    "cooldown_s": _float(0.0),
-    "dedupe_window_s": _float(0.0),
-    "queue_capacity": _int(1),
-    "rate_limit": _float(0.0),
+    "banned_keywords": validators.str_tuple,
+    "blocked_users": validators.str_tuple,
+    "allow_links": validators.boolean,
+    "max_words": validators.integer(1),
+    "max_chars": validators.integer(1),
+    "cooldown_s": validators.number(0.0),
+    "dedupe_window_s": validators.number(0.0),
+    "queue_capacity": validators.integer(1),
+    "rate_limit": validators.number(0.0),
     "template": _template,
-    "voice_id": _opt_str,
-    "nfe": _int(1, 64),
-    "playback_backlog": _int(1),
-    "mention_names": _str_list,
+    "voice_id": validators.opt_str,
+    "nfe": validators.integer(1, 64),
+    "playback_backlog": validators.integer(1),
+    "mention_names": validators.str_tuple,
     "twitch_host": _host,
-    "twitch_port": _int(1, 65535),
-    "oauth_token": _opt_str,
-    "nick": _opt_str,
+    "twitch_port": validators.integer(1, 65535),
+    "oauth_token": validators.opt_str,
+    "nick": validators.opt_str,
     "socks5_proxy": _proxy,
-    "channels": _str_list,
-    "reconnect_base_s": _float(0.0, positive=True),
-    "reconnect_max_s": _float(0.0, positive=True),
-    "idle_timeout_s": _float(0.0, positive=True),
+    "channels": validators.str_tuple,
+    "reconnect_base_s": validators.number(0.0, lo_open=True),
+    "reconnect_max_s": validators.number(0.0, lo_open=True),
+    "idle_timeout_s": validators.number(0.0, lo_open=True),
     "normalize": _normalize,
 }
 

@@ -14,7 +14,6 @@ from collections.abc import Hashable
 import numpy as np
 
 from ishowtts.engine.backend import SynthesisParams
-
 from ishowtts.voices.reference import VoiceReference
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024

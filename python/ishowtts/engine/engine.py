@@ -1,181 +1,84 @@
-"""The F5-TTS engine: (text, prepared voice) -> 24 kHz float32 audio.
+"""The F5-TTS engine: the :class:`~ishowtts.engine.backend.Backend` the scheduler and server run.
 
-One request is planned as text chunks (``text.chunking``), each with a frame count (``text.duration``)
-and a seed derived from the request seed. Each chunk runs the CFM sampler on ``reference mel + chunk``
-and the Vocos decoder on the generated frames; chunks are joined with a linear cross-fade.
-:meth:`Engine.stream` yields the joined audio as it becomes final (each chunk's cross-fade tail is held
-back until the next chunk arrives), and :meth:`Engine.synthesize` is exactly the concatenation of it.
+A request (text, voice, :class:`SynthesisParams`) is planned as text chunks (``engine.planning``), each
+with a frame count and a seed derived from the request seed. The renderer chosen when the engine is
+built (``engine.render``: eager, or the static bucketed one that also renders batches) turns chunks into
+waves, and the engine joins them with a linear cross-fade. :meth:`Engine.stream` yields the joined audio
+as it becomes final (each chunk's cross-fade tail is held back until the next chunk arrives);
+:meth:`Engine.synthesize` is exactly the concatenation of it, and a request inside
+:meth:`Engine.synthesize_batch` gets the same audio as alone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import logging
 import os
-import secrets
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ishowtts.engine.backend import SAMPLE_RATE, SynthesisCancelled
-from ishowtts.engine.fastpath.precision import precast_dtype
+from ishowtts import defaults
+from ishowtts.engine.backend import SAMPLE_RATE, CancelToken, SynthesisCancelled, SynthesisParams
+from ishowtts.engine.options import EngineOptions, default_device, resolve_dtype
+from ishowtts.engine.planning import ChunkPlan, CrossFader, check_params, plan_chunks
+from ishowtts.engine.render import ChunkWork, EagerRenderer, Renderer
 from ishowtts.logging_setup import kv
-from ishowtts.text.chunking import chunk_text, first_chunk_budget, max_chunk_bytes, utf8_len
-from ishowtts.text.duration import (
-    HOP_LENGTH,
-    allocate_fix_duration,
-    estimate_frames,
-    fixed_frames,
-)
-from ishowtts.text.frontend import text_to_symbols
+from ishowtts.text.duration import HOP_LENGTH
 from ishowtts.voices.cache import VoiceCache, content_key
-from ishowtts.voices.prepare import TARGET_RMS, PreparedVoice, prepare_voice, remove_long_silences
+from ishowtts.voices.prepare import PreparedVoice, prepare_voice
+from ishowtts.voices.reference import VoiceReference
 
-__all__ = ["ChunkPlan", "CrossFader", "Engine", "chunk_seed", "resolve_dtype"]
+__all__ = ["BatchJob", "Engine"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NFE = 16
-MAX_SEED = 2**63 - 1
-_DTYPES = {
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-    "half": torch.float16,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-}
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """None -> fp16 on CUDA, fp32 elsewhere. fp16 is CUDA-only."""
-    if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, str):
-        try:
-            dtype = _DTYPES[dtype.lower()]
-        except KeyError:
-            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}") from None
-    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"dtype must be fp32, fp16 or bf16, got {dtype}")
-    if dtype == torch.float16 and device.type != "cuda":
-        raise ValueError("fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
-    return dtype
-
-
-def chunk_seed(seed: int, index: int) -> int:
-    """Seed of chunk ``index``: the request seed itself for the first chunk, a hash of both after."""
-    if index == 0:
-        return seed
-    digest = hashlib.sha256(f"ishowtts-chunk:{seed}:{index}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
-def random_seed() -> int:
-    return secrets.randbelow(2**31)
-
-
-@dataclass(frozen=True)
-class ChunkPlan:
-    index: int
-    text: str
-    frames: int  # total frames including the reference
-    seed: int
-
-
-class CrossFader:
-    """Joins waves with a linear cross-fade; emits only samples no later wave can change.
-
-    The joined result is identical to cross-fading whole waves one after another (upstream's rule: the
-    overlap is ``min(samples, len(joined so far), len(next))``; no overlap means plain concatenation).
-    """
-
-    def __init__(self, samples: int) -> None:
-        if samples < 0:
-            raise ValueError(f"cross-fade samples must be >= 0, got {samples}")
-        self.samples = samples
-        self._tail: np.ndarray | None = None
-        self._emitted = 0
-
-    def push(self, wave: np.ndarray) -> np.ndarray:
-        wave = np.asarray(wave)
-        if self._tail is None:
-            joined = wave
-        else:
-            cf = min(len(self._tail), len(wave))
-            if cf <= 0:
-                joined = np.concatenate([self._tail, wave])
-            else:
-                fade_out = np.linspace(1.0, 0.0, cf)
-                fade_in = np.linspace(0.0, 1.0, cf)
-                overlap = self._tail[len(self._tail) - cf :] * fade_out + wave[:cf] * fade_in
-                joined = np.concatenate([self._tail[: len(self._tail) - cf], overlap, wave[cf:]])
-        hold = min(self.samples, self._emitted + len(joined))
-        hold = min(hold, len(joined))
-        out, self._tail = joined[: len(joined) - hold], joined[len(joined) - hold :]
-        self._emitted += len(out)
-        return out.astype(np.float32, copy=False)
-
-    def flush(self) -> np.ndarray:
-        tail = (
-            np.zeros(0, dtype=np.float32) if self._tail is None else self._tail.astype(np.float32, copy=False)
-        )
-        self._emitted += len(tail)
-        self._tail = None
-        return tail
-
-
-@dataclass(frozen=True)
-class _Request:
-    nfe: int
-    cfg: float
-    sway: float
-    speed: float
-    seed: int
-    fix_duration: float | None
-    cross_fade: float
-    remove_silence: bool
-    first_chunk: bool
-    should_stop: Callable[[], bool] | None
+_LABELS = {"F5TTS_v1_Base": "F5-TTS v1 Base", "F5TTS_Base": "F5-TTS Base"}
+#: one request of :meth:`Engine.synthesize_batch`
+BatchJob = tuple[str, VoiceReference, SynthesisParams, CancelToken | None]
 
 
 class Engine:
-    """F5-TTS synthesis on one device.
+    """F5-TTS on one device. Keeps no per-request state (the voice cache is thread-safe and every chunk
+    draws noise from its own generator), so concurrency is the scheduler's choice.
 
-    Keeps no per-request state (the voice cache is thread-safe and the sampler draws noise from private
-    generators), so concurrency is the scheduler's choice; one request at a time per device is fastest.
+    ``voice`` arguments take a stored :class:`VoiceReference` (prepared and cached by content on first
+    use) or a :class:`PreparedVoice` from :meth:`prepare_voice`.
     """
+
+    name = "f5"
+    sample_rate = SAMPLE_RATE
 
     def __init__(
         self,
         model: Any,
         vocoder: Any,
+        options: EngineOptions | None = None,
         *,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
-        nfe: int = DEFAULT_NFE,
-        name: str = "F5TTS_v1_Base",
-        voice_cache_size: int = 64,
-        first_chunk_seconds: float | None = 1.5,
+        model_name: str = "F5TTS_v1_Base",
+        label: str | None = None,
     ) -> None:
-        self.device = torch.device(device) if device is not None else _default_device()
-        self.dtype = resolve_dtype(dtype, self.device)
-        if nfe < 1:
-            raise ValueError(f"nfe must be >= 1, got {nfe}")
+        self.options = options = options or EngineOptions()
+        self.device = torch.device(options.device) if options.device is not None else default_device()
+        self.dtype = resolve_dtype(options.dtype, self.device)
         self.model = model.to(self.device).eval()
         self.vocoder = vocoder.to(self.device).eval()
-        self.default_nfe = int(nfe)
-        self.name = name
-        self.first_chunk_seconds = first_chunk_seconds
-        self.voices: VoiceCache[PreparedVoice] = VoiceCache(voice_cache_size)
+        self.default_nfe = options.nfe_step
+        self.model_name = model_name
+        self.label = label or _LABELS.get(model_name, f"F5-TTS ({model_name})")
+        self.voices: VoiceCache[PreparedVoice] = VoiceCache(options.voice_cache_size)
+        self.renderer: Renderer = self._build_renderer()
+
+    def _build_renderer(self) -> Renderer:
+        if self.options.renderer == "eager":
+            return EagerRenderer(self.model, self.vocoder, self.device, self.dtype)
+        from ishowtts.engine.fastpath.static_render import StaticRenderer
+
+        return StaticRenderer(self.model, self.vocoder, self.device, self.dtype, self.options)
 
     # ------------------------------------------------------------------ construction
 
@@ -186,13 +89,11 @@ class Engine:
         ckpt: str | os.PathLike[str] | None = None,
         vocab: str | os.PathLike[str] | None = None,
         vocoder: str | os.PathLike[str] | None = None,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
+        options: EngineOptions | None = None,
         *,
         config: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         allow_download: bool | None = None,
-        **engine_kwargs: Any,
     ) -> Engine:
         """Load official (or compatible) weights: explicit paths, then the HF cache, then a download."""
         from ishowtts.engine.weights import resolve_weights
@@ -205,22 +106,15 @@ class Engine:
         f5 = load_f5(str(w.ckpt), config=w.model, vocab=str(w.vocab))
         voc = load_vocos(str(w.vocoder))
         log.info("weights loaded", extra=kv(model=w.model, seconds=round(time.perf_counter() - t0, 2)))
-        return cls(f5, voc, device=device, dtype=dtype, name=w.model, **engine_kwargs)
+        return cls(f5, voc, options, model_name=w.model)
 
     @classmethod
-    def random(
-        cls,
-        config: str = "tiny",
-        seed: int = 0,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
-        **engine_kwargs: Any,
-    ) -> Engine:
+    def random(cls, config: str = "tiny", seed: int = 0, options: EngineOptions | None = None) -> Engine:
         """An engine with random weights (benchmarks/tests), using the generated vocab of random_weights."""
         from ishowtts.engine.random_weights import random_models
 
         f5, voc = random_models(config, seed)
-        return cls(f5, voc, device=device, dtype=dtype, name=f"random-{config}", **engine_kwargs)
+        return cls(f5, voc, options, model_name=f"random-{config}")
 
     # ------------------------------------------------------------------ voices
 
@@ -230,7 +124,7 @@ class Engine:
         text: str,
         sample_rate: int | None = None,
         *,
-        target_rms: float = TARGET_RMS,
+        target_rms: float = defaults.TARGET_RMS,
     ) -> PreparedVoice:
         """Prepare (or fetch from the cache) a reference: a file path or a float array + its sample rate.
 
@@ -256,6 +150,13 @@ class Engine:
 
         return self.voices.get_or_create(key, build)
 
+    def _prepared(self, voice: VoiceReference | PreparedVoice, params: SynthesisParams) -> PreparedVoice:
+        if isinstance(voice, PreparedVoice):
+            return voice
+        if voice.audio is None:
+            raise ValueError(f"voice {voice.id!r} has no reference audio; the F5 engine needs one")
+        return self.prepare_voice(voice.audio, voice.text, voice.sample_rate, target_rms=params.target_rms)
+
     def _reference_mel(self, audio: np.ndarray) -> torch.Tensor:
         from ishowtts.model import log_mel_spectrogram
 
@@ -264,178 +165,74 @@ class Engine:
             mel = log_mel_spectrogram(wav)  # (1, 100, T)
         return mel.transpose(1, 2).contiguous()  # (1, T, 100)
 
+    @property
+    def vocab_symbols(self) -> frozenset[str]:
+        """The model vocab's single-character symbols: the text normalizer lets these pass as they are."""
+        vocab = getattr(self.model, "vocab", None)
+        return frozenset(s for s in vocab.symbols if len(s) == 1) if vocab is not None else frozenset()
+
     # ------------------------------------------------------------------ planning
 
     def plan(
-        self,
-        text: str,
-        voice: PreparedVoice,
-        *,
-        speed: float = 1.0,
-        seed: int = 0,
-        fix_duration: float | None = None,
-        cross_fade: float = 0.15,
-        first_chunk: bool = True,
-    ) -> list[ChunkPlan]:
-        """Chunks with their frame counts and seeds (deterministic given the arguments)."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be str, got {type(text).__name__}")
-        budget = max_chunk_bytes(voice.text_bytes, voice.seconds, speed)
-        first = None
-        if first_chunk and self.first_chunk_seconds:
-            first = first_chunk_budget(voice.text_bytes, voice.seconds, speed, self.first_chunk_seconds)
-        chunks = chunk_text(text, budget, first_chunk_bytes=first)
-        if not chunks:
-            raise ValueError("text is empty: nothing to synthesise")
-        if fix_duration is not None:
-            secs = allocate_fix_duration(fix_duration, [utf8_len(c) for c in chunks], cross_fade)
-            frames = [fixed_frames(voice.ref_frames, s) for s in secs]
-        else:
-            frames = [
-                estimate_frames(voice.ref_frames, voice.model_text_bytes, utf8_len(c), speed) for c in chunks
-            ]
-        return [
-            ChunkPlan(i, c, f, chunk_seed(seed, i))
-            for i, (c, f) in enumerate(zip(chunks, frames, strict=True))
-        ]
+        self, text: str, voice: PreparedVoice, params: SynthesisParams | None = None
+    ) -> tuple[SynthesisParams, list[ChunkPlan]]:
+        """The checked parameters (nfe_step and seed filled in) and the chunks, deterministic given both."""
+        checked = check_params(params or SynthesisParams(), self.default_nfe)
+        return checked, plan_chunks(text, voice, checked, self.options.first_chunk_seconds)
 
     # ------------------------------------------------------------------ synthesis
 
     def synthesize(
         self,
         text: str,
-        voice: PreparedVoice,
-        *,
-        nfe: int | None = None,
-        cfg: float = 2.0,
-        sway: float = -1.0,
-        speed: float = 1.0,
-        seed: int | None = None,
-        fix_duration: float | None = None,
-        cross_fade: float = 0.15,
-        remove_silence: bool = False,
-        first_chunk: bool = True,
-        should_stop: Callable[[], bool] | None = None,
+        voice: VoiceReference | PreparedVoice,
+        params: SynthesisParams | None = None,
+        cancel: CancelToken | None = None,
     ) -> np.ndarray:
         """float32 mono audio at 24 kHz. Equals the concatenation of :meth:`stream` for the same arguments."""
-        pieces = list(
-            self.stream(
-                text,
-                voice,
-                nfe=nfe,
-                cfg=cfg,
-                sway=sway,
-                speed=speed,
-                seed=seed,
-                fix_duration=fix_duration,
-                cross_fade=cross_fade,
-                remove_silence=remove_silence,
-                first_chunk=first_chunk,
-                should_stop=should_stop,
-            )
-        )
+        pieces = list(self.stream(text, voice, params, cancel))
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     def stream(
         self,
         text: str,
-        voice: PreparedVoice,
-        *,
-        nfe: int | None = None,
-        cfg: float = 2.0,
-        sway: float = -1.0,
-        speed: float = 1.0,
-        seed: int | None = None,
-        fix_duration: float | None = None,
-        cross_fade: float = 0.15,
-        remove_silence: bool = False,
-        first_chunk: bool = True,
-        should_stop: Callable[[], bool] | None = None,
+        voice: VoiceReference | PreparedVoice,
+        params: SynthesisParams | None = None,
+        cancel: CancelToken | None = None,
     ) -> Iterator[np.ndarray]:
-        """Yield float32 audio pieces as they become final (first one after the short first chunk).
+        """Yield float32 audio pieces as they become final (the first after the short first chunk).
 
-        ``seed=None`` picks a random seed, logged as ``seed=`` (use :func:`random_seed` and pass it to
-        know it in advance). ``first_chunk`` cuts a short first text chunk for time-to-first-audio;
-        pass the same value to :meth:`synthesize` to get the same audio.
-        """
-        plan, req = self._prepare(
-            text, voice, nfe, cfg, sway, speed, seed, fix_duration, cross_fade, remove_silence, first_chunk,
-            should_stop,
-        )  # fmt: skip
-        return self._join(plan, voice, req)
+        ``params.seed=None`` picks a random seed, logged as ``seed=``. ``params.first_chunk`` cuts a short
+        first text chunk for time-to-first-audio; :meth:`synthesize` honours it too, so both agree."""
+        params = params or SynthesisParams()
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        prepared = self._prepared(voice, params)
+        checked, plan = self.plan(text, prepared, params)
+        return self._join(plan, prepared, checked, cancel)
 
-    def render_chunks(
-        self,
-        text: str,
-        voice: PreparedVoice,
-        *,
-        nfe: int | None = None,
-        cfg: float = 2.0,
-        sway: float = -1.0,
-        speed: float = 1.0,
-        seed: int | None = None,
-        fix_duration: float | None = None,
-        cross_fade: float = 0.15,
-        remove_silence: bool = False,
-        first_chunk: bool = True,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> list[np.ndarray]:
-        """The per-chunk waves :meth:`stream` cross-fades, before joining (for inspection and tests)."""
-        plan, req = self._prepare(
-            text, voice, nfe, cfg, sway, speed, seed, fix_duration, cross_fade, remove_silence, first_chunk,
-            should_stop,
-        )  # fmt: skip
-        return list(self._waves(plan, voice, req))
-
-    def _prepare(
-        self,
-        text: str,
-        voice: PreparedVoice,
-        nfe: int | None,
-        cfg: float,
-        sway: float,
-        speed: float,
-        seed: int | None,
-        fix_duration: float | None,
-        cross_fade: float,
-        remove_silence: bool,
-        first_chunk: bool,
-        should_stop: Callable[[], bool] | None,
-    ) -> tuple[list[ChunkPlan], _Request]:
-        req = self._request(
-            nfe, cfg, sway, speed, seed, fix_duration, cross_fade, remove_silence, first_chunk
-        )
-        req = dataclasses.replace(req, should_stop=should_stop)
-        plan = self.plan(
-            text,
-            voice,
-            speed=req.speed,
-            seed=req.seed,
-            fix_duration=req.fix_duration,
-            cross_fade=req.cross_fade,
-            first_chunk=req.first_chunk,
-        )
-        return plan, req
-
-    def _waves(self, plan: list[ChunkPlan], voice: PreparedVoice, req: _Request) -> Iterator[np.ndarray]:
-        for chunk in plan:
-            if req.should_stop is not None and req.should_stop():
-                raise SynthesisCancelled("cancelled between chunks")
-            yield self._render(chunk, voice, req)
-
-    def _join(self, plan: list[ChunkPlan], voice: PreparedVoice, req: _Request) -> Iterator[np.ndarray]:
+    def _join(
+        self, plan: list[ChunkPlan], voice: PreparedVoice, params: SynthesisParams, cancel: CancelToken | None
+    ) -> Iterator[np.ndarray]:
         t0 = time.perf_counter()
         log.info(
             "synthesis started",
-            extra=kv(seed=req.seed, chunks=len(plan), frames=[c.frames for c in plan], nfe=req.nfe),
+            extra=kv(seed=params.seed, chunks=len(plan), frames=[c.frames for c in plan], nfe=params.nfe_step),
         )
-        fader = CrossFader(int(req.cross_fade * SAMPLE_RATE))
+        stop = (lambda: cancel.cancelled) if cancel is not None else None
+        fader = CrossFader(int(params.cross_fade_duration * SAMPLE_RATE))
         total = 0
-        for wave in self._waves(plan, voice, req):
-            piece = fader.push(wave)
-            if len(piece):
-                total += len(piece)
-                yield piece
+        try:
+            for chunk in plan:
+                if cancel is not None and cancel.cancelled:
+                    raise SynthesisCancelled("cancelled between chunks")
+                (wave,) = self.renderer.render([ChunkWork(0, chunk, voice, params, stop)])
+                piece = fader.push(wave)
+                if len(piece):
+                    total += len(piece)
+                    yield piece
+        except SynthesisCancelled as exc:
+            raise SynthesisCancelled(cancel.reason if cancel is not None and cancel.reason else str(exc)) from None
         tail = fader.flush()
         total += len(tail)
         if len(tail):
@@ -444,99 +241,93 @@ class Engine:
         log.info(
             "synthesised",
             extra=kv(
-                seed=req.seed,
+                seed=params.seed,
                 chunks=len(plan),
-                nfe=req.nfe,
+                nfe=params.nfe_step,
                 seconds=round(total / SAMPLE_RATE, 3),
                 wall=round(elapsed, 3),
                 rtf=round(elapsed / max(total / SAMPLE_RATE, 1e-9), 4),
             ),
         )
 
-    def _request(
-        self,
-        nfe: int | None,
-        cfg: float,
-        sway: float,
-        speed: float,
-        seed: int | None,
-        fix_duration: float | None,
-        cross_fade: float,
-        remove_silence: bool,
-        first_chunk: bool,
-    ) -> _Request:
-        nfe = self.default_nfe if nfe is None else int(nfe)
-        if nfe < 1:
-            raise ValueError(f"nfe must be >= 1, got {nfe}")
-        if speed <= 0:
-            raise ValueError(f"speed must be > 0, got {speed}")
-        if cross_fade < 0:
-            raise ValueError(f"cross_fade must be >= 0, got {cross_fade}")
-        if fix_duration is not None and fix_duration <= 0:
-            raise ValueError(f"fix_duration must be > 0 seconds, got {fix_duration}")
-        if seed is None:
-            seed = random_seed()
-        elif not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
-            raise ValueError(f"seed must be an int in [0, 2**63), got {seed!r}")
-        return _Request(
-            nfe, float(cfg), float(sway), float(speed), int(seed), fix_duration, float(cross_fade),
-            bool(remove_silence), bool(first_chunk), None,
-        )  # fmt: skip
-
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        precast = precast_dtype(self.model.transformer)
-        if precast is not None and precast != self.dtype:
-            raise RuntimeError(
-                f"this engine computes in {self.dtype} but its model's block Linears are stored in "
-                f"{precast} (precast by a fast-path engine sharing the model); give each dtype its own model"
-            )
-        if self.dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
-
-    def _render(self, chunk: ChunkPlan, voice: PreparedVoice, req: _Request) -> np.ndarray:
-        if voice.mel is None:
-            raise ValueError("voice has no mel: prepare it with Engine.prepare_voice")
-        cond = voice.mel.to(self.device)
-        symbols = text_to_symbols(voice.model_text + chunk.text)
-        from ishowtts.model.cfm import SamplingCancelled
-
-        with torch.inference_mode(), self._autocast():
+    def synthesize_batch(self, jobs: Sequence[BatchJob]) -> list[np.ndarray | BaseException]:
+        """Synthesise several requests together; each entry is that request's audio (equal to its own
+        ``synthesize``) or the exception it alone raised. A failure of the batched render falls back to
+        rendering every request on its own, so one bad request fails only itself."""
+        results: list[np.ndarray | BaseException | None] = [None] * len(jobs)
+        work: list[ChunkWork] = []
+        fades: dict[int, float] = {}
+        for i, (text, voice, params, cancel) in enumerate(jobs):
             try:
-                mel = self.model.sample(
-                    cond,
-                    [symbols],
-                    chunk.frames,
-                    nfe_step=req.nfe,
-                    cfg_strength=req.cfg,
-                    sway_sampling_coef=req.sway,
-                    seed=chunk.seed,
-                    should_stop=req.should_stop,
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                prepared = self._prepared(voice, params)
+                checked, plan = self.plan(text, prepared, params)
+                stop = (lambda c=cancel: c.cancelled) if cancel is not None else None
+                fades[i] = checked.cross_fade_duration
+                work.extend(ChunkWork(i, c, prepared, checked, stop) for c in plan)
+            except Exception as exc:
+                results[i] = exc
+        if work:
+            try:
+                self._join_batch(work, self.renderer.render(work), fades, results)
+            except Exception as exc:
+                log.warning(
+                    "batched render failed; rendering requests one by one", extra=kv(error=type(exc).__name__)
                 )
-            except SamplingCancelled as exc:
-                raise SynthesisCancelled(str(exc)) from None
-            generated = mel[:, voice.ref_frames :, :].transpose(1, 2)  # (1, 100, T), autocast dtype
-            wave = self.vocoder.decode(generated)
-        out = wave[0].float().cpu().numpy()
-        if voice.rms_factor != 1.0:
-            out = out * np.float32(voice.rms_factor)
-        if req.remove_silence:
-            out = remove_long_silences(out, SAMPLE_RATE)
-        return out.astype(np.float32, copy=False)
+                for i in sorted({w.owner for w in work}):
+                    mine = [w for w in work if w.owner == i]
+                    try:
+                        self._join_batch(mine, self.renderer.render(mine), fades, results)
+                    except Exception as exc_i:
+                        results[i] = exc_i
+        for i, (_, _, _, cancel) in enumerate(jobs):  # cancelled while in the batch: report it as cancelled
+            if cancel is not None and cancel.cancelled and not isinstance(results[i], BaseException):
+                results[i] = SynthesisCancelled(cancel.reason or "cancelled")
+            elif isinstance(results[i], SynthesisCancelled) and cancel is not None and cancel.reason:
+                results[i] = SynthesisCancelled(cancel.reason)
+        return [r if r is not None else RuntimeError("request produced no audio") for r in results]
+
+    @staticmethod
+    def _join_batch(
+        work: Sequence[ChunkWork], waves: Sequence[np.ndarray], fades: dict[int, float], results: list[Any]
+    ) -> None:
+        per: dict[int, list[np.ndarray]] = {}
+        for w, wave in zip(work, waves, strict=True):
+            per.setdefault(w.owner, []).append(wave)
+        for owner, ws in per.items():
+            fader = CrossFader(int(fades[owner] * SAMPLE_RATE))
+            pieces = [fader.push(x) for x in ws] + [fader.flush()]
+            results[owner] = np.concatenate(pieces).astype(np.float32, copy=False)
+
+    def warmup(self, voices: list[VoiceReference]) -> None:
+        """Prepare every voice (mel cached); on CUDA, run one short synthesis to load kernels and let the
+        renderer capture what it captures ahead of time."""
+        params = SynthesisParams()
+        prepared = [self._prepared(v, params) for v in voices if v.audio is not None]
+        if prepared and self.device.type == "cuda":
+            self.synthesize("Warm up.", prepared[0], SynthesisParams(nfe_step=2, seed=0))
+            self.renderer.warmup(nfe_step=2)
+        log.info("f5 warm", extra=kv(voices=len(prepared), device=str(self.device)))
 
     # ------------------------------------------------------------------ info
 
+    @property
+    def max_batch(self) -> int:
+        """How many requests :meth:`synthesize_batch` renders together (1 for the eager renderer)."""
+        return self.renderer.max_batch
+
     def info(self) -> dict[str, Any]:
         return {
-            "model": self.name,
+            "name": self.name,
+            "label": self.label,
+            "model": self.model_name,
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
             "nfe_default": self.default_nfe,
             "sample_rate": SAMPLE_RATE,
             "hop_length": HOP_LENGTH,
             "voice_cache": dataclasses.asdict(self.voices.stats()),
+            "render": self.renderer.info(),
+            "max_batch": self.max_batch,
         }
-
-
-def _default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,4 +1,8 @@
-"""Pick and build the synthesis backend from ``[engine]``.
+"""Build what serves synthesis from the config: the backend and the scheduler in front of it.
+
+:func:`build` is the one entry point (the server app and the CLI's ``synth`` use it; ``bench`` builds
+its random-weight engine from :func:`engine_options`). ``[engine]`` becomes :class:`EngineOptions`
+here, so the engine never reads the config class.
 
 ``kind = "auto"``: F5 when its weights can be found (explicit paths, the HF cache, or a download when
 online), else espeak-ng labelled "espeak-ng (fallback)", with a one-line reason and one start-up banner.
@@ -10,11 +14,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ishowtts.config import EngineConfig
+from ishowtts.config import Config, EngineConfig
 from ishowtts.engine.backend import Backend
+from ishowtts.engine.scheduler import Scheduler, SchedulerObserver
 from ishowtts.logging_setup import kv
+
+if TYPE_CHECKING:  # an espeak-only server never loads torch
+    from ishowtts.engine.options import EngineOptions
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +33,50 @@ FALLBACK_LABEL = "espeak-ng (fallback)"
 
 class BackendUnavailable(RuntimeError):
     """The requested engine cannot be built; the message says why and how to fix it."""
+
+
+class Built(NamedTuple):
+    backend: Backend
+    scheduler: Scheduler
+    fallback_reason: str | None  # set only when "auto" fell back to espeak
+
+
+def build(
+    config: Config, *, backend: Backend | None = None, observer: SchedulerObserver | None = None
+) -> Built:
+    """The backend ``[engine]`` asks for (or ``backend``, already built) and its scheduler, sized by
+    ``[queue]`` and batching by ``[engine] max_batch`` / ``batch_window_ms`` when the backend can."""
+    reason = None
+    if backend is None:
+        backend, reason = build_backend(config.engine)
+    scheduler = Scheduler(
+        backend,
+        max_queue=config.queue.max_size,
+        timeout_s=config.queue.timeout_s,
+        cache_size=config.queue.cache_size,
+        observer=observer,
+        max_batch=config.engine.max_batch,
+        batch_window_ms=config.engine.batch_window_ms,
+    )
+    return Built(backend, scheduler, reason)
+
+
+def engine_options(cfg: EngineConfig) -> EngineOptions:
+    """``[engine]`` as the engine's own options."""
+    from ishowtts.engine.options import EngineOptions
+
+    return EngineOptions(
+        device=cfg.device,
+        dtype=cfg.dtype,
+        nfe_step=cfg.nfe,
+        renderer=cfg.renderer,
+        buckets=tuple(cfg.buckets),
+        max_batch=cfg.max_batch,
+        graphs=cfg.graphs,
+        compile=cfg.compile,
+        quantize=cfg.quantize,
+        memory_cap=cfg.memory_cap,
+    )
 
 
 def build_backend(cfg: EngineConfig) -> tuple[Backend, str | None]:
@@ -102,29 +154,7 @@ def _build_f5(cfg: EngineConfig) -> Backend:
     # Resolve first: a missing checkpoint is reported without importing/loading any model code.
     resolve_weights(args["model"], args["ckpt"], args["vocab"], args["vocoder"], config=args["config"])
     from ishowtts.engine.engine import Engine
-    from ishowtts.engine.f5_backend import F5Backend
 
-    engine = Engine.from_pretrained(
-        args["model"],
-        args["ckpt"],
-        args["vocab"],
-        args["vocoder"],
-        cfg.device,
-        cfg.dtype,
-        config=args["config"],
-        nfe=cfg.nfe,
+    return Engine.from_pretrained(
+        args["model"], args["ckpt"], args["vocab"], args["vocoder"], engine_options(cfg), config=args["config"]
     )
-    if wants_fast_path(cfg):
-        from ishowtts.engine.fastpath.fast_backend import FastF5Backend
-        from ishowtts.engine.fastpath.fast_engine import FastEngine
-        from ishowtts.engine.fastpath.wiring import options_from_config
-
-        return FastF5Backend(FastEngine.from_engine(engine, options_from_config(cfg)))
-    return F5Backend(engine)
-
-
-def wants_fast_path(cfg: EngineConfig) -> bool:
-    """The bucketed fast path (CUDA graphs, dynamic batching, compile, int8) is opt-in: any of
-    ``engine.buckets``, ``engine.compile``, ``engine.quantize`` or ``engine.graphs = true``. Default:
-    the plain engine (the graph capture has not yet been validated on a GPU; see benchmarks/README.md)."""
-    return bool(cfg.buckets) or cfg.compile or cfg.quantize is not None or cfg.graphs is True

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ishowtts import __version__
 from ishowtts.config import Config
 from ishowtts.engine.backend import Backend, SynthesisParams
-from ishowtts.engine.fastpath.wiring import build_scheduler
+from ishowtts.engine.factory import build
 from ishowtts.engine.scheduler import Priority
 from ishowtts.logging_setup import kv
 from ishowtts.server import routes_ishowtts, routes_openai, routes_system, routes_voices
@@ -60,10 +60,9 @@ def create_app(
     warmup: bool = False,
     web_dir: Path | None = WEB_DIR,
 ) -> FastAPI:
-    if backend is None:
-        from ishowtts.engine.factory import build_backend
-
-        backend, fallback_reason = build_backend(config.engine)
+    metrics = Metrics()
+    backend, scheduler, reason = build(config, backend=backend, observer=metrics)
+    fallback_reason = reason or fallback_reason
     store = VoiceStore(
         config.server.data_dir,
         config.voices,
@@ -71,15 +70,6 @@ def create_app(
         backend.label,
         default_voice=config.default_voice,
         max_upload_bytes=config.server.max_upload_bytes,
-    )
-    metrics = Metrics()
-    scheduler = build_scheduler(  # batching scheduler when the backend can batch, else the plain one
-        backend,
-        config.engine,
-        max_queue=config.queue.max_size,
-        timeout_s=config.queue.timeout_s,
-        cache_size=config.queue.cache_size,
-        observer=metrics,
     )
     metrics.bind_scheduler_stats(scheduler.stats)
     state = AppState(
@@ -203,7 +193,7 @@ def _include_danmaku(app: FastAPI, state: AppState) -> None:
     async def synthesize(text: str, voice_id: str | None) -> tuple[np.ndarray, int]:
         _, ref = await state.voice(voice_id)
         result = await state.scheduler.synthesize(
-            text, ref, SynthesisParams(nfe=nfe), priority=Priority.DANMAKU
+            text, ref, SynthesisParams(nfe_step=nfe), priority=Priority.DANMAKU
         )
         return result.audio, result.sample_rate
 

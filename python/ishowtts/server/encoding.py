@@ -42,15 +42,14 @@ class UnsupportedFormat(ValueError):
 class FormatInfo:
     name: str
     media_type: str
-    streams: bool  # bytes are produced as chunks arrive (False: everything at the end)
 
 
 FORMATS: dict[str, FormatInfo] = {
-    "wav": FormatInfo("wav", "audio/wav", True),
-    "pcm": FormatInfo("pcm", "audio/pcm", True),
-    "mp3": FormatInfo("mp3", "audio/mpeg", True),
-    "opus": FormatInfo("opus", "audio/ogg; codecs=opus", True),
-    "flac": FormatInfo("flac", "audio/flac", False),
+    "wav": FormatInfo("wav", "audio/wav"),
+    "pcm": FormatInfo("pcm", "audio/pcm"),
+    "mp3": FormatInfo("mp3", "audio/mpeg"),
+    "opus": FormatInfo("opus", "audio/ogg; codecs=opus"),
+    "flac": FormatInfo("flac", "audio/flac"),
 }
 
 _SF_FORMAT: dict[str, tuple[str, str]] = {

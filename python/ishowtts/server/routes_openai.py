@@ -30,8 +30,16 @@ from ishowtts.engine.scheduler import Priority
 from ishowtts.logging_setup import kv
 from ishowtts.server.encoding import StreamEncoder, format_info
 from ishowtts.server.errors import ApiError
-from ishowtts.server.routes_ishowtts import CLIENT_CLOSED, INLINE_ENCODE, check_text, encode_off_loop
-from ishowtts.server.routes_voices import cloning_warning, read_upload
+from ishowtts.server.route_helpers import (
+    CLIENT_CLOSED,
+    INLINE_ENCODE,
+    audio_headers,
+    check_text,
+    cloning_warning,
+    encode_off_loop,
+    read_upload,
+    synthesize_whole,
+)
 from ishowtts.server.schemas import MODEL_IDS, SpeechRequest
 from ishowtts.server.spoken import spoken_text
 from ishowtts.server.state import AppState, StateDep
@@ -87,17 +95,14 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
     fields = {"request_id": request_id, "voice": voice_id, "chars": len(text), "format": fmt}
     fields |= {"stream": body.stream, "stream_format": body.stream_format}
     if not body.stream:
-        try:
-            result = await run_until_disconnect(
-                request.receive,
-                state.scheduler.synthesize(spoken, ref, body.params(), priority=Priority.INTERACTIVE),
-            )
-        except ClientDisconnected:
-            log.info("client went away; synthesis cancelled", extra=kv(request_id=request_id))
+        result = await synthesize_whole(
+            request, state, spoken, ref, body.params(), request_id=request_id, voice_id=voice_id
+        )
+        if result is None:
             return Response(status_code=CLIENT_CLOSED)
         log.info("speech", extra=kv(**fields, cached=result.cached))
         data = await _whole_file(result.audio, result.sample_rate, fmt, state, start)
-        headers = _headers(request_id, result.sample_rate, voice_id)
+        headers = audio_headers(request_id, result.sample_rate, voice_id)
         return Response(data, media_type=info.media_type, headers=headers)
     sr = state.sample_rate
     stream = state.scheduler.stream(spoken, ref, body.params(), priority=Priority.INTERACTIVE)
@@ -114,7 +119,7 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
         raise
     whole = first is not None and bool(getattr(stream, "whole", False))  # a cache hit
     log.info("speech", extra=kv(**fields, cached=whole))
-    headers = _headers(request_id, sr, voice_id)
+    headers = audio_headers(request_id, sr, voice_id)
     if first is not None and whole:  # the length is known before the first byte: send it as one file
         await stream.aclose()
         data = await _whole_file(first, sr, fmt, state, start)
@@ -125,10 +130,6 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
     if body.stream_format == "sse":
         return CancellableStream(_sse(audio_bytes, text), media_type="text/event-stream", headers=headers)
     return CancellableStream(audio_bytes, media_type=info.media_type, headers=headers)
-
-
-def _headers(request_id: str, sample_rate: int, voice_id: str) -> dict[str, str]:
-    return {"X-Request-Id": request_id, "X-Sample-Rate": str(sample_rate), "X-Voice-Id": voice_id}
 
 
 async def _whole_file(audio: np.ndarray, sample_rate: int, fmt: str, state: AppState, start: float) -> bytes:

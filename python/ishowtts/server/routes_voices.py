@@ -6,48 +6,24 @@ is stored); ``GET /api/voices/{id}/reference/audio?source=baseline|override``.
 
 On the espeak-ng engine (the fallback, or ``engine.kind = "espeak"``) an upload is stored all the same (F5
 uses it as soon as it runs), but the answer carries a ``warning`` saying that nothing audible changed and
-why, and the log says so once per server (:func:`cloning_warning`).
+why, and the log says so once per server (:func:`ishowtts.server.route_helpers.cloning_warning`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from ishowtts.logging_setup import kv
 from ishowtts.server.errors import ApiError
+from ishowtts.server.route_helpers import cloning_warning, read_upload
 from ishowtts.server.schemas import VoiceItem
-from ishowtts.server.state import AppState, StateDep
+from ishowtts.server.state import StateDep
 from ishowtts.voices.store import InvalidAudio
 
-log = logging.getLogger(__name__)
 router = APIRouter()
-
-ESPEAK_CHOSEN = (
-    'the server runs espeak-ng because engine.kind = "espeak"; set it to "auto" and fetch the weights '
-    "(python -m ishowtts download)"
-)
-_WARNED = "cloning_warning_logged"  # AppState.extras flag: the log line is written once per server
-
-
-def cloning_warning(state: AppState) -> str | None:
-    """The ``warning`` for a stored reference that the running engine cannot use (None on F5)."""
-    if state.fallback_reason is None and state.backend.name != "espeak":
-        return None
-    reason = (state.fallback_reason or ESPEAK_CHOSEN).strip().rstrip(".")
-    warning = f"stored; voice cloning needs the F5-TTS weights: {reason}. It is used once the server runs F5."
-    if not state.extras.get(_WARNED):
-        state.extras[_WARNED] = True
-        log.warning(
-            "voice reference stored but not used: espeak-ng cannot clone voices; F5 will use it",
-            extra=kv(engine=state.backend.name, reason=reason),
-        )
-    return warning
-
 
 @router.get("/api/voices", response_model=list[VoiceItem])
 async def list_voices(state: StateDep) -> list[dict[str, Any]]:
@@ -66,24 +42,6 @@ async def list_voices(state: StateDep) -> list[dict[str, Any]]:
 @router.get("/api/voices/{voice_id}/reference")
 async def get_reference(voice_id: str, state: StateDep) -> dict[str, Any]:
     return state.store.reference_info(voice_id)
-
-
-async def read_upload(upload: UploadFile | None, limit: int, field: str) -> tuple[bytes | None, str | None]:
-    """The uploaded bytes (None when the field is absent or an empty file input); 413 over ``limit``."""
-    if upload is None:
-        return None, None
-    if upload.size is not None and upload.size > limit:
-        raise ApiError(
-            413, f"{field}: {upload.size} bytes is over the {limit} byte upload limit", param=field
-        )
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, f"{field}: over the {limit} byte upload limit", param=field)
-    if not data and not upload.filename:
-        return None, None
-    if not data:
-        raise ApiError(400, f"{field}: the uploaded file is empty", code="invalid_audio", param=field)
-    return data, upload.filename
 
 
 @router.post("/api/voices/{voice_id}/reference")

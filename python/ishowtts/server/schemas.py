@@ -6,17 +6,33 @@ a hard ceiling here stops absurd bodies before any work.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ishowtts import defaults
 from ishowtts.engine.backend import SynthesisParams
 
 HARD_TEXT_CEILING = 100_000  # characters; the configured limits (1000 / 4096) are far below
 
 
+_PARAM_FIELDS = tuple(f.name for f in dataclasses.fields(SynthesisParams))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class _SynthesisBody(_Strict):
+    """A request body whose synthesis fields carry :class:`SynthesisParams`' names: ``params()`` passes
+    every field the body has by that name (so one name runs from HTTP to the sampler); the rest keep
+    ``SynthesisParams``' defaults."""
+
+    def params(self) -> SynthesisParams:
+        return SynthesisParams(
+            **{name: getattr(self, name) for name in _PARAM_FIELDS if name in type(self).model_fields}
+        )
 
 
 class NormalizeBody(BaseModel):
@@ -76,17 +92,17 @@ class NormalizationOptions(BaseModel):
         return {k: v for k, v in pairs.items() if v is not None}
 
 
-class TTSRequest(_Strict):
+class TTSRequest(_SynthesisBody):
     """``POST /api/tts`` (the original iShowTTS shape)."""
 
     text: str = Field(max_length=HARD_TEXT_CEILING)
     voice_id: str | None = Field(default=None, max_length=64)
     engine: str | None = Field(default=None, max_length=32)
-    speed: float = Field(default=1.0, ge=0.25, le=4.0)
-    target_rms: float = Field(default=0.1, gt=0.0, le=1.0)
-    cross_fade_duration: float = Field(default=0.15, ge=0.0, le=2.0)
-    sway_sampling_coef: float = Field(default=-1.0, ge=-1.0, le=1.0)
-    cfg_strength: float = Field(default=2.0, ge=0.0, le=10.0)
+    speed: float = Field(default=defaults.SPEED, ge=0.25, le=4.0)
+    target_rms: float = Field(default=defaults.TARGET_RMS, gt=0.0, le=1.0)
+    cross_fade_duration: float = Field(default=defaults.CROSS_FADE_DURATION, ge=0.0, le=2.0)
+    sway_sampling_coef: float = Field(default=defaults.SWAY_SAMPLING_COEF, ge=-1.0, le=1.0)
+    cfg_strength: float = Field(default=defaults.CFG_STRENGTH, ge=0.0, le=10.0)
     nfe_step: int | None = Field(default=None, ge=1, le=64)
     fix_duration: float | None = Field(default=None, gt=0.0, le=120.0)
     remove_silence: bool = False
@@ -98,19 +114,6 @@ class TTSRequest(_Strict):
         if isinstance(self.normalize, bool):
             return {"enabled": self.normalize}
         return self.normalize.changes() if self.normalize is not None else {}
-
-    def params(self) -> SynthesisParams:
-        return SynthesisParams(
-            nfe=self.nfe_step,
-            cfg_strength=self.cfg_strength,
-            sway_sampling_coef=self.sway_sampling_coef,
-            speed=self.speed,
-            seed=self.seed,
-            cross_fade_duration=self.cross_fade_duration,
-            target_rms=self.target_rms,
-            fix_duration=self.fix_duration,
-            remove_silence=self.remove_silence,
-        )
 
 
 class TTSResponse(BaseModel):
@@ -134,7 +137,7 @@ class VoiceRef(_Strict):
 MODEL_IDS: tuple[str, ...] = ("f5-tts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 
 
-class SpeechRequest(_Strict):
+class SpeechRequest(_SynthesisBody):
     """``POST /v1/audio/speech`` (OpenAI). ``response_format`` is checked in the route so that
     unsupported-but-valid OpenAI formats (aac) get a 400 naming the supported ones. ``stream`` is
     Kokoro-FastAPI's field: ``false`` answers with the whole file (exact WAV sizes, Content-Length)."""
@@ -144,7 +147,7 @@ class SpeechRequest(_Strict):
     voice: str | VoiceRef | None = None
     instructions: str | None = Field(default=None, max_length=HARD_TEXT_CEILING)  # accepted, not used
     response_format: str = Field(default="mp3", max_length=16)
-    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    speed: float = Field(default=defaults.SPEED, ge=0.25, le=4.0)
     stream_format: Literal["audio", "sse"] = "audio"
     stream: bool = True
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)  # extension: reproducible output
@@ -157,9 +160,6 @@ class SpeechRequest(_Strict):
         if isinstance(self.voice, VoiceRef):
             return self.voice.id
         return self.voice
-
-    def params(self) -> SynthesisParams:
-        return SynthesisParams(speed=self.speed, seed=self.seed)
 
 
 class HealthResponse(BaseModel):

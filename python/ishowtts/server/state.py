@@ -13,11 +13,11 @@ from fastapi import Depends, Request
 from ishowtts import __version__
 from ishowtts.config import Config
 from ishowtts.engine.backend import Backend
-from ishowtts.voices.reference import VoiceReference
 from ishowtts.engine.scheduler import Scheduler
 from ishowtts.server.metrics import Metrics
 from ishowtts.text.normalize import DEFAULTS as NORMALIZE_DEFAULTS
 from ishowtts.text.normalize import NormalizeOptions
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.voices.store import VoiceStore
 
 log = logging.getLogger(__name__)

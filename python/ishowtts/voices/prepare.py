@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ishowtts import defaults
 from ishowtts.logging_setup import kv
 
 __all__ = [
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 24_000
 HOP_LENGTH = 256
 MAX_REF_SECONDS = 12.0
-TARGET_RMS = 0.1
+TARGET_RMS = defaults.TARGET_RMS
 EDGE_SILENCE_DB = -42.0
 APPENDED_SILENCE_MS = 50
 # (min_silence_ms, threshold_dbfs) tried in order when the reference is longer than 12 s

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -40,11 +39,20 @@ def parity_case() -> tuple[Any, dict[str, Any], dict[str, torch.Tensor]]:
     return model.eval(), case, load_file(str(FIXTURES / case["file"]))
 
 
+def static_options(**changes: Any) -> Any:
+    """CPU engine options with the static renderer (the rest of each test's switches in ``changes``)."""
+    from ishowtts.engine.options import EngineOptions
+
+    return EngineOptions(**{"device": "cpu", "renderer": "static", **changes})
+
+
 @pytest.fixture(scope="session")
 def fast_engine(engine):
-    from ishowtts.engine.fastpath.fast_engine import FastEngine, FastPathOptions
+    """The tiny engine's fp32 model and vocoder behind the static renderer (fp32 switches nothing in the
+    model, so sharing it with the eager ``engine`` is safe)."""
+    from ishowtts.engine.engine import Engine
 
-    return FastEngine.from_engine(engine, FastPathOptions(buckets=(256, 512, 1024), max_batch=4))
+    return Engine(engine.model, engine.vocoder, static_options(buckets=(256, 512, 1024), max_batch=4))
 
 
 #: (request indices, steps, cfg, sway) of a graph-replay check: the first call of each slot captures,
@@ -74,3 +82,15 @@ def replay_requests(
         (torch.randn(9, 100, generator=g), model.tokenize([list("hi")])[0], 31, 4),
     ]
     return [SampleRequest(c.to(device), i.to(device), n, seed=s) for c, i, n, s in reqs]
+
+
+def nmse(estimate: Any, reference: Any) -> float:
+    """Normalised mean squared error ``sum((e - r)^2) / sum(r^2)`` (tensors or arrays, same shape)."""
+    e = torch.as_tensor(estimate).detach().double().flatten()
+    r = torch.as_tensor(reference).detach().double().flatten()
+    if e.shape != r.shape:
+        raise ValueError(f"shapes differ: {tuple(e.shape)} vs {tuple(r.shape)}")
+    denom = float((r * r).sum())
+    if denom == 0.0:
+        raise ValueError("reference is all zeros: NMSE undefined")
+    return float(((e - r) ** 2).sum()) / denom

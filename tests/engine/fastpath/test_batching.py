@@ -1,4 +1,5 @@
-"""BatchingScheduler: concurrent requests run as one batch, results equal individual runs."""
+"""The Scheduler's batching hook over ``Engine.synthesize_batch``: concurrent requests run as one batch,
+results equal individual runs."""
 
 from __future__ import annotations
 
@@ -8,18 +9,15 @@ import numpy as np
 import pytest
 
 from ishowtts.engine.backend import SynthesisParams
-
-from ishowtts.voices.reference import VoiceReference
-from ishowtts.engine.fastpath.batching import BatchingScheduler
-from ishowtts.engine.fastpath.fast_backend import FastF5Backend
 from ishowtts.engine.scheduler import EngineFailure, Scheduler
+from ishowtts.voices.reference import VoiceReference
 
 from .conftest import MASKED_ATOL, REF_TEXT, SR, max_err, ref_clip
 
 
 @pytest.fixture(scope="module")
 def backend(fast_engine):
-    return FastF5Backend(fast_engine)
+    return fast_engine  # the engine with the static renderer is the batching backend
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +35,17 @@ async def _run(sched, jobs):
 
 def test_concurrent_requests_are_batched_and_equal_individual(backend, ref) -> None:
     texts = ["First request here.", "Second one, a bit longer than that.", "Third.", "Fourth request."]
-    jobs = [(t, ref, SynthesisParams(nfe=3, seed=10 + i)) for i, t in enumerate(texts)]
-    jobs.append(("", ref, SynthesisParams(nfe=3, seed=1)))  # fails alone
-    sched = BatchingScheduler(
-        backend, batch_window_ms=200, max_batch=8, max_queue=16, timeout_s=300, cache_size=0
-    )
+    jobs = [(t, ref, SynthesisParams(nfe_step=3, seed=10 + i)) for i, t in enumerate(texts)]
+    jobs.append(("", ref, SynthesisParams(nfe_step=3, seed=1)))  # fails alone
+    sched = Scheduler(backend, batch_window_ms=200, max_batch=8, max_queue=16, timeout_s=300, cache_size=0)
+    assert sched.max_batch == backend.max_batch == 4  # capped by what the renderer batches
     results = asyncio.run(_run(sched, jobs))
     assert sched.batch_sizes and max(sched.batch_sizes) >= 2
     assert isinstance(results[-1], EngineFailure) and "empty" in str(results[-1])
-    plain = Scheduler(backend, max_queue=16, timeout_s=300, cache_size=0)
+    plain = Scheduler(backend, max_batch=1, max_queue=16, timeout_s=300, cache_size=0)
+    assert not plain.can_batch
     singles = asyncio.run(_run(plain, jobs[:-1]))
+    assert plain.batch_sizes == []  # every request ran alone
     for res, single in zip(results[:-1], singles, strict=True):
         assert isinstance(res.audio, np.ndarray) and res.audio.shape == single.audio.shape
         assert max_err(res.audio, single.audio) <= MASKED_ATOL
@@ -54,16 +53,14 @@ def test_concurrent_requests_are_batched_and_equal_individual(backend, ref) -> N
 
 
 def test_different_nfe_not_batched_together_and_streams_run_alone(backend, ref) -> None:
-    sched = BatchingScheduler(
-        backend, batch_window_ms=100, max_batch=4, max_queue=8, timeout_s=300, cache_size=0
-    )
+    sched = Scheduler(backend, batch_window_ms=100, max_batch=4, max_queue=8, timeout_s=300, cache_size=0)
 
     async def main():
         await sched.start()
         try:
-            a = sched.synthesize("Alpha.", ref, SynthesisParams(nfe=2, seed=1))
-            b = sched.synthesize("Beta.", ref, SynthesisParams(nfe=3, seed=2))
-            chunks = [c async for c in sched.stream("Gamma.", ref, SynthesisParams(nfe=2, seed=3))]
+            a = sched.synthesize("Alpha.", ref, SynthesisParams(nfe_step=2, seed=1))
+            b = sched.synthesize("Beta.", ref, SynthesisParams(nfe_step=3, seed=2))
+            chunks = [c async for c in sched.stream("Gamma.", ref, SynthesisParams(nfe_step=2, seed=3))]
             return await asyncio.gather(a, b), chunks
         finally:
             await sched.stop()
@@ -75,29 +72,32 @@ def test_different_nfe_not_batched_together_and_streams_run_alone(backend, ref) 
 
 def test_validation() -> None:
     with pytest.raises(ValueError, match="batch_window_ms"):
-        BatchingScheduler(object(), batch_window_ms=-1, max_queue=1, timeout_s=1, cache_size=0)
+        Scheduler(object(), batch_window_ms=-1, max_queue=1, timeout_s=1, cache_size=0)
     with pytest.raises(ValueError, match="max_batch"):
-        BatchingScheduler(object(), max_batch=0, max_queue=1, timeout_s=1, cache_size=0)
-    assert BatchingScheduler(object(), max_queue=1, timeout_s=1, cache_size=0).can_batch is False
+        Scheduler(object(), max_batch=0, max_queue=1, timeout_s=1, cache_size=0)
+    assert Scheduler(object(), max_queue=1, timeout_s=1, cache_size=0).can_batch is False
 
 
 def test_wiring_from_engine_config(backend, engine) -> None:
-    from ishowtts.config import EngineConfig
-    from ishowtts.engine.f5_backend import F5Backend
-    from ishowtts.engine.fastpath.wiring import build_scheduler, options_from_config
+    from ishowtts import defaults
+    from ishowtts.config import Config, EngineConfig, QueueConfig
+    from ishowtts.engine.factory import build, engine_options
 
     cfg = EngineConfig(buckets=[300, 600], max_batch=4, batch_window_ms=7.0, compile=False)
-    opts = options_from_config(cfg)
+    opts = engine_options(cfg)
     assert (
-        opts.buckets == (300, 600) and opts.max_batch == 4 and opts.quantize is None and opts.graphs is None
+        opts.buckets == (300, 600)
+        and opts.max_batch == 4
+        and opts.quantize is None
+        and opts.graphs is defaults.GRAPHS
     )
-    q = dict(max_queue=4, timeout_s=10, cache_size=0)
-    sched = build_scheduler(backend, cfg, **q)
-    assert isinstance(sched, BatchingScheduler) and sched.batch_window_s == pytest.approx(0.007)
-    plain = build_scheduler(F5Backend(engine), cfg, **q)
-    assert type(plain) is Scheduler
+    config = Config(engine=cfg, queue=QueueConfig(max_size=4, timeout_s=10, cache_size=0))
+    sched = build(config, backend=backend).scheduler
+    assert sched.can_batch and sched.batch_window_s == pytest.approx(0.007)
+    plain = build(config, backend=engine).scheduler  # the eager renderer renders one request at a time
+    assert not plain.can_batch
     cfg.max_batch = 1
-    assert type(build_scheduler(backend, cfg, **q)) is Scheduler
+    assert not build(config, backend=backend).scheduler.can_batch
 
 
 def test_batch_call_failure_reruns_each_request_alone(backend, ref, monkeypatch) -> None:
@@ -105,10 +105,8 @@ def test_batch_call_failure_reruns_each_request_alone(backend, ref, monkeypatch)
         raise RuntimeError("whole batch exploded")
 
     monkeypatch.setattr(backend, "synthesize_batch", broken)
-    jobs = [("One.", ref, SynthesisParams(nfe=2, seed=1)), ("", ref, SynthesisParams(nfe=2, seed=2))]
-    sched = BatchingScheduler(
-        backend, batch_window_ms=200, max_batch=4, max_queue=8, timeout_s=300, cache_size=0
-    )
+    jobs = [("One.", ref, SynthesisParams(nfe_step=2, seed=1)), ("", ref, SynthesisParams(nfe_step=2, seed=2))]
+    sched = Scheduler(backend, batch_window_ms=200, max_batch=4, max_queue=8, timeout_s=300, cache_size=0)
     ok, bad = asyncio.run(_run(sched, jobs))
     assert sched.batch_sizes == [2]
     assert ok.audio.size > 0 and isinstance(bad, EngineFailure)
@@ -117,8 +115,9 @@ def test_batch_call_failure_reruns_each_request_alone(backend, ref, monkeypatch)
 
 def test_build_fast_backend_from_a_checkpoint(tmp_path) -> None:
     from ishowtts.config import EngineConfig
+    from ishowtts.engine.engine import Engine
     from ishowtts.engine.factory import build_backend
-    from ishowtts.engine.fastpath.fast_engine import FastEngine
+    from ishowtts.engine.fastpath.static_render import StaticRenderer
     from ishowtts.engine.random_weights import save_random_checkpoint
 
     paths = save_random_checkpoint(tmp_path, "tiny", seed=0)
@@ -128,19 +127,25 @@ def test_build_fast_backend_from_a_checkpoint(tmp_path) -> None:
     )  # fmt: skip
     be, fallback = build_backend(cfg)
     assert fallback is None
-    assert isinstance(be, FastF5Backend) and isinstance(be.engine, FastEngine)
-    assert be.info()["fastpath"]["buckets"] == [512] and be.info()["batching"] is True
+    assert isinstance(be, Engine) and isinstance(be.renderer, StaticRenderer)
+    assert be.info()["render"]["buckets"] == [512] and be.info()["max_batch"] == 2  # it batches
 
 
-def test_factory_builds_the_fast_path_only_on_request(tmp_path) -> None:
+def test_factory_builds_the_renderer_the_config_names(tmp_path) -> None:
+    """Batching is on by default now: the static renderer unless ``renderer = "eager"`` asks for the
+    one-chunk-at-a-time reference (which the scheduler never batches)."""
+    from ishowtts import defaults
     from ishowtts.config import EngineConfig
-    from ishowtts.engine.f5_backend import F5Backend
     from ishowtts.engine.factory import build_backend
+    from ishowtts.engine.fastpath.static_render import StaticRenderer
     from ishowtts.engine.random_weights import save_random_checkpoint
+    from ishowtts.engine.render import EagerRenderer
 
     paths = save_random_checkpoint(tmp_path, "tiny", seed=0)
     common = dict(kind="f5", model="tiny", ckpt=paths["ckpt"], vocab=paths["vocab"], vocoder=paths["vocoder"])
-    plain, _ = build_backend(EngineConfig(**common, device="cpu"))
-    assert type(plain) is F5Backend  # default: today's engine
+    plain, _ = build_backend(EngineConfig(**common, device="cpu", renderer="eager"))
+    assert isinstance(plain.renderer, EagerRenderer) and plain.max_batch == 1
+    default, _ = build_backend(EngineConfig(**common, device="cpu"))
+    assert isinstance(default.renderer, StaticRenderer) and default.renderer.buckets.frames == defaults.BUCKETS
     fast, _ = build_backend(EngineConfig(**common, device="cpu", buckets=[512], max_batch=2))
-    assert isinstance(fast, FastF5Backend) and fast.engine.buckets.frames == (512,)
+    assert isinstance(fast.renderer, StaticRenderer) and fast.renderer.buckets.frames == (512,)

@@ -10,7 +10,6 @@ def test_rounds_up_to_the_smallest_bucket() -> None:
     assert b.frames == (256, 512, 1024) and b.batch_sizes == (1, 2, 4)
     assert [b.frames_for(n) for n in (1, 256, 257, 1024)] == [256, 256, 512, 1024]
     assert [b.batch_for(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 4]
-    assert b.group([300, 10, 600, 256]) == {256: [1, 3], 512: [0], 1024: [2]}
 
 
 def test_too_long_and_bad_values_are_clear_errors() -> None:

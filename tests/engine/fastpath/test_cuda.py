@@ -16,12 +16,11 @@ import torch
 
 from ishowtts.engine.fastpath import memory
 from ishowtts.engine.fastpath.buckets import BucketSet
-from ishowtts.engine.fastpath.precision import nmse
-from ishowtts.model.precast import precast_block_linears
 from ishowtts.engine.fastpath.static_runner import StaticRunner
 from ishowtts.engine.fastpath.static_vocoder import StaticVocoder
+from ishowtts.model.precast import precast_block_linears
 
-from .conftest import REPLAY_CALLS, max_err, replay_requests
+from .conftest import REPLAY_CALLS, max_err, nmse, replay_requests
 
 DEVICE = torch.device(os.environ.get("ISHOWTTS_TEST_DEVICE", "cuda"))
 GRAPHS = DEVICE.type == "cuda"
@@ -100,36 +99,37 @@ def test_vocoder_graph_replay_equals_eager(parity_case) -> None:
             assert max_err(w, got) <= REPLAY_ATOL
 
 
-def test_fast_engine_with_graphs_end_to_end(engine, voice) -> None:
-    from ishowtts.engine.fastpath.fast_engine import BatchItem, FastEngine, FastPathOptions
+def test_static_engine_with_graphs_end_to_end(engine, voice) -> None:
+    from ishowtts.engine.backend import SynthesisParams
+    from ishowtts.engine.engine import Engine
+    from ishowtts.engine.options import EngineOptions
 
-    def build(graphs: bool) -> FastEngine:
-        return FastEngine(
-            copy.deepcopy(engine.model), copy.deepcopy(engine.vocoder), device=DEVICE, dtype="fp32",
-            options=FastPathOptions(buckets=(256, 512), max_batch=2, graphs=graphs),
-        )  # fmt: skip
+    def build(graphs: bool) -> Engine:
+        opts = EngineOptions(
+            device=str(DEVICE), dtype="fp32", renderer="static", buckets=(256, 512), max_batch=2, graphs=graphs
+        )
+        return Engine(copy.deepcopy(engine.model), copy.deepcopy(engine.vocoder), opts)
+
+    def p(seed: int) -> SynthesisParams:
+        return SynthesisParams(nfe_step=4, seed=seed)
 
     eager, graphed = build(False), build(GRAPHS)
     texts = ["Hello there, this is a test.", "Short one. And a second sentence follows it here."]
     for i, text in enumerate(texts):
-        want = eager.synthesize(text, voice, nfe=4, seed=i)
-        got = graphed.synthesize(text, voice, nfe=4, seed=i)
+        want = eager.synthesize(text, voice, p(i))
+        got = graphed.synthesize(text, voice, p(i))
         assert got.shape == want.shape and max_err(got, want) <= 1e-4
-        streamed = np.concatenate(list(graphed.stream(text, voice, nfe=4, seed=i)))
+        streamed = np.concatenate(list(graphed.stream(text, voice, p(i))))
         assert max_err(streamed, got) <= 1e-4
-    batch = graphed.synthesize_batch(
-        [BatchItem(t, voice, {"nfe": 4, "seed": i}) for i, t in enumerate(texts)]
-    )
+    batch = graphed.synthesize_batch([(t, voice, p(i), None) for i, t in enumerate(texts)])
     for i, (text, out) in enumerate(zip(texts, batch, strict=True)):
-        assert (
-            isinstance(out, np.ndarray) and max_err(out, eager.synthesize(text, voice, nfe=4, seed=i)) <= 1e-4
-        )
-    rep = graphed.memory_report()
+        assert isinstance(out, np.ndarray) and max_err(out, eager.synthesize(text, voice, p(i))) <= 1e-4
+    rep = graphed.renderer.memory_report()
     assert (rep["graphs"] > 0) == GRAPHS
     if GRAPHS:
         torch.cuda.synchronize()
         held = torch.cuda.memory_reserved(DEVICE)
-        assert memory.release(graphed.runner, graphed.voc_runner) > 0
+        assert memory.release(graphed.renderer.runner, graphed.renderer.voc_runner) > 0
         assert torch.cuda.memory_reserved(DEVICE) < held  # the graph pools went back
 
 

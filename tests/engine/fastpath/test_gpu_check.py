@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-GPU_CHECK = Path(__file__).resolve().parents[3] / "benchmarks" / "gpu_check.py"
+from tests.conftest import REPO, load_module
 
 
 def test_gpu_check_cpu_smoke(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(REPO / "benchmarks" / "gpu_check.py")
     report = mod.main(["--device", "cpu", "--config", "tiny", "--quick", "--out", str(tmp_path)])
     saved = json.loads(Path(report["path"]).read_text())
     assert saved["config"] == "tiny" and saved["device"] == "cpu"

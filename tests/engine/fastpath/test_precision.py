@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from ishowtts.engine.backend import SynthesisParams
 from ishowtts.engine.engine import Engine
 from ishowtts.engine.fastpath.buckets import BucketSet
-from ishowtts.engine.fastpath.precision import autocast, nmse, resolve_compute_dtype
+from ishowtts.engine.fastpath.precision import autocast
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
 from ishowtts.model.precast import block_linears, precast_block_linears
+
+from .conftest import MASKED_ATOL, max_err, nmse, static_options
 
 #: bf16 has an 8-bit mantissa (rel. error ~4e-3 per op); 16 steps of a 2-layer DiT stay well below this
 BF16_MEL_NMSE = 1e-3
@@ -34,30 +37,29 @@ def test_bf16_sampler_within_tolerance_of_fp32(parity_case) -> None:
 
 
 def test_bf16_engine_audio_within_tolerance(engine, voice) -> None:
-    from ishowtts.engine.fastpath.fast_engine import FastEngine, FastPathOptions
-
-    ref = engine.synthesize("Precision check, one two.", voice, nfe=4, seed=3)
-    model = copy.deepcopy(engine.model)  # the bf16 engine precasts its block Linears in place
-    fe = FastEngine(
-        model, engine.vocoder, dtype="bf16", device="cpu", options=FastPathOptions(buckets=(512,))
-    )
+    params = SynthesisParams(nfe_step=4, seed=3)
+    ref = engine.synthesize("Precision check, one two.", voice, params)
+    model = copy.deepcopy(engine.model)  # the bf16 engine precasts its block Linears in place, at build
+    fe = Engine(model, engine.vocoder, static_options(dtype="bf16", buckets=(512,)))
     assert {m.weight.dtype for m in block_linears(model.transformer)} == {torch.bfloat16}
-    out = fe.synthesize("Precision check, one two.", voice, nfe=4, seed=3)
+    out = fe.synthesize("Precision check, one two.", voice, params)
     assert out.shape == ref.shape and out.dtype == np.float32
     err = nmse(out, ref)
     assert 0 < err <= BF16_AUDIO_NMSE, err
 
-    plain = FastEngine(
-        copy.deepcopy(engine.model), engine.vocoder, dtype="bf16", device="cpu",
-        options=FastPathOptions(buckets=(512,), precast=False),
-    )  # fmt: skip
+    plain = Engine(
+        copy.deepcopy(engine.model), engine.vocoder, static_options(dtype="bf16", buckets=(512,), precast=False)
+    )
     assert {m.weight.dtype for m in block_linears(plain.model.transformer)} == {torch.float32}
-    np.testing.assert_array_equal(plain.synthesize("Precision check, one two.", voice, nfe=4, seed=3), out)
+    np.testing.assert_array_equal(plain.synthesize("Precision check, one two.", voice, params), out)
 
-    # the fp32 engine that shared the model would now mix dtypes: it must say so, not crash obscurely
-    shared = Engine(model, engine.vocoder, device="cpu")
-    with pytest.raises(RuntimeError, match="precast"):
-        shared.synthesize("Precision check.", voice, nfe=2, seed=3)
+    # options are applied once, when an engine is built, to that engine's own model: the engine the
+    # weights were copied from and a second (fp32) engine built on a fresh copy are both unaffected
+    fresh = Engine(copy.deepcopy(engine.model), engine.vocoder, static_options(buckets=(512,)))
+    for untouched in (engine, fresh):
+        assert {m.weight.dtype for m in block_linears(untouched.model.transformer)} == {torch.float32}
+    np.testing.assert_array_equal(engine.synthesize("Precision check, one two.", voice, params), ref)
+    assert max_err(fresh.synthesize("Precision check, one two.", voice, params), ref) <= MASKED_ATOL
 
 
 def test_precast_block_linears_is_bit_identical_to_autocast(parity_case) -> None:
@@ -81,15 +83,7 @@ def test_precast_block_linears_is_bit_identical_to_autocast(parity_case) -> None
         precast_block_linears(dit, torch.float16)
 
 
-def test_dtype_policy() -> None:
-    assert resolve_compute_dtype(None, "cpu") == torch.float32
-    assert resolve_compute_dtype(None, "cuda") == torch.float16
-    assert resolve_compute_dtype("bf16", "cpu") == torch.bfloat16
-    assert resolve_compute_dtype("auto", "cpu") in (torch.float32, torch.bfloat16)
-    with pytest.raises(ValueError, match="fp16 needs a CUDA"):
-        resolve_compute_dtype("fp16", "cpu")
-    with pytest.raises(ValueError, match="unknown dtype"):
-        resolve_compute_dtype("int4", "cpu")
+def test_autocast() -> None:
     with autocast("cpu", torch.bfloat16):
         assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.bfloat16
     with autocast("cpu", torch.float32):

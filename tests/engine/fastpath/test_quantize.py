@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from ishowtts.engine.fastpath.buckets import BucketSet
-from ishowtts.engine.fastpath.precision import nmse
 from ishowtts.engine.fastpath.quantize import quantize_dit, torchao_available
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
+
+from .conftest import nmse
 
 #: per-row int8 weights + per-token int8 activations: ~1e-4 NMSE per Linear; 16 steps x 2 blocks
 INT8_MEL_NMSE = 5e-3
@@ -57,14 +58,17 @@ def test_quantized_output_differs_from_fp32(parity_case) -> None:
     assert 0 < nmse(out, ref) < 1e-2
 
 
-def test_fast_engine_int8_switch(voice) -> None:
+def test_engine_int8_switch(engine, voice) -> None:
+    from ishowtts.engine.backend import SynthesisParams
     from ishowtts.engine.engine import Engine
-    from ishowtts.engine.fastpath.fast_engine import FastEngine, FastPathOptions
+    from ishowtts.engine.options import EngineOptions
 
-    base = Engine.random("tiny", seed=0, device="cpu")  # quantisation is in place: use a private model
-    ref = base.synthesize("Quantised speech.", voice, nfe=4, seed=2)
-    fe = FastEngine.from_engine(base, FastPathOptions(buckets=(512,), quantize="int8"))
-    assert fe.info()["fastpath"]["quantize"] == "int8"
-    out = fe.synthesize("Quantised speech.", voice, nfe=4, seed=2)
+    params = SynthesisParams(nfe_step=4, seed=2)
+    ref = engine.synthesize("Quantised speech.", voice, params)
+    # quantisation rewrites the engine's model at build: give it its own copy of the weights
+    opts = EngineOptions(device="cpu", renderer="static", buckets=(512,), quantize="int8")
+    fe = Engine(copy.deepcopy(engine.model), engine.vocoder, opts)
+    assert fe.info()["render"]["quantize"] == "int8"
+    out = fe.synthesize("Quantised speech.", voice, params)
     assert out.shape == ref.shape
     assert 0 < nmse(out, ref) <= 5e-2  # audio after 4 steps and the vocoder; mel NMSE is checked above

@@ -8,13 +8,15 @@ way (extra rows repeat a real request and are dropped).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from ishowtts import defaults
 
 __all__ = ["DEFAULT_BATCH_SIZES", "DEFAULT_BUCKETS", "BucketSet", "BucketTooSmall"]
 
 #: total frames (24 kHz, hop 256: 93.75 frames/s); 12 s reference + up to ~22 s generated fits 3072
-DEFAULT_BUCKETS: tuple[int, ...] = (256, 512, 768, 1024, 1536, 2048, 3072)
+DEFAULT_BUCKETS: tuple[int, ...] = defaults.BUCKETS
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8)
 
 
@@ -34,7 +36,7 @@ class BucketSet:
         object.__setattr__(self, "batch_sizes", _sorted_positive(self.batch_sizes, "batch size"))
 
     @classmethod
-    def from_config(cls, buckets: Iterable[int] | None, max_batch: int = 8) -> BucketSet:
+    def from_config(cls, buckets: Iterable[int] | None, max_batch: int = defaults.MAX_BATCH) -> BucketSet:
         """``[]``/None -> :data:`DEFAULT_BUCKETS`; batch sizes are the powers of two up to ``max_batch``
         (plus ``max_batch`` itself)."""
         frames = tuple(buckets) if buckets else DEFAULT_BUCKETS
@@ -67,9 +69,6 @@ class BucketSet:
             )
         return self.frames[i]
 
-    def fits(self, frames: int) -> bool:
-        return 1 <= frames <= self.frames[-1]
-
     def batch_for(self, batch: int) -> int:
         """The smallest configured batch size >= ``batch``."""
         if batch < 1:
@@ -78,13 +77,6 @@ class BucketSet:
         if i == len(self.batch_sizes):
             raise ValueError(f"batch {batch} exceeds the largest batch size {self.batch_sizes[-1]}")
         return self.batch_sizes[i]
-
-    def group(self, frames: Sequence[int]) -> dict[int, list[int]]:
-        """Indices of ``frames`` grouped by bucket (ascending bucket order, stable within a bucket)."""
-        out: dict[int, list[int]] = {}
-        for i, n in enumerate(frames):
-            out.setdefault(self.frames_for(n), []).append(i)
-        return dict(sorted(out.items()))
 
 
 def _sorted_positive(values: Iterable[int], what: str) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ import torch
 from ishowtts.logging_setup import kv
 from ishowtts.model.dit import DiT
 
-__all__ = ["BACKENDS", "CompileStats", "compile_dit", "compile_vocoder", "counting_backend", "uncompile_dit"]
+__all__ = ["BACKENDS", "CompileStats", "compile_dit", "compile_vocoder", "counting_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,6 @@ def compile_dit(dit: DiT, backend: str = "inductor", *, mode: str | None = None)
     dit._compile_stats = stats  # type: ignore[attr-defined]
     log.info("dit compiled", extra=kv(backend=backend, mode=mode))
     return stats
-
-
-def uncompile_dit(dit: DiT) -> None:
-    """Back to the eager ``denoise``."""
-    if "denoise" in vars(dit):
-        del dit.denoise
-    if hasattr(dit, "_compile_stats"):
-        del dit._compile_stats
 
 
 def compile_vocoder(

@@ -19,7 +19,6 @@ from torch import nn
 
 from ishowtts.logging_setup import kv
 from ishowtts.model.dit import DiT
-
 from ishowtts.model.precast import block_linears
 
 __all__ = ["QUANT_MODES", "QuantizationUnavailable", "quantize_dit", "torchao_available"]

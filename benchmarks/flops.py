@@ -1,8 +1,10 @@
-"""Analytic FLOP counts of the DiT sampler loop (matmul-like work only; elementwise ops ignored)."""
+"""Analytic FLOP counts of the DiT sampler loop (matmul-like work only; elementwise ops ignored), for the
+benchmarks' utilisation figures (test_engine.py); checked against torch's FLOP counter by
+tests/benchmarks/test_flops.py."""
 
 from __future__ import annotations
 
-from .configs import F5Config
+from ishowtts.model.configs import F5Config
 
 CONV_POS_KERNEL = 31
 CONV_POS_GROUPS = 16
@@ -33,7 +35,3 @@ def attention_flops(cfg: F5Config, batch: int, frames: int, guided: bool = True)
     """FLOPs of QK^T and AV over all blocks of one step (part of :func:`dit_step_flops`)."""
     groups = 2 if guided else 1
     return cfg.depth * 2 * 2 * groups * batch * frames * frames * cfg.inner_dim
-
-
-def sampler_flops(cfg: F5Config, batch: int, frames: int, steps: int, guided: bool = True) -> int:
-    return steps * dit_step_flops(cfg, batch, frames, guided)
