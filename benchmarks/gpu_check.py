@@ -5,7 +5,7 @@ eager fp32 on the same noise, at NFE 7/16/32 and 3 s / 10 s / 25 s of generated 
     python benchmarks/gpu_check.py --device cpu --config tiny --quick     # smoke mode (tested in CI)
 
 Paths (``--device cuda``): eager fp32, eager fp16 (autocast), graph fp16 (bucketed static runner + CUDA
-graph replay), graph fp16 with the block Linears precast to fp16 (what ``FastEngine`` serves with),
+graph replay), graph fp16 with the block Linears precast to fp16 (what the static renderer serves with),
 compile+graph fp16 (inductor), and the graph path at batch 1/4/8. On the CPU the graph
 paths run the same static code eagerly and fp16 becomes bf16. For each: wall time (min of rounds), RTF,
 peak memory, the max abs difference of the mel and of the audio against eager fp32, and for batches the
@@ -210,9 +210,9 @@ def run_case(model: Any, vocoder: Any, device: torch.device, half: torch.dtype, 
         if base is not None:
             row["throughput_vs_batch1"] = base["wall_s"] * b / row["wall_s"]
     memory.release(runner, voc)
-    # what FastEngine serves with: the per-step block Linears stored in the half dtype once (bit-identical
-    # to autocast, without re-casting ~185M weights every step). A copy, so the eager rows keep fp32; its
-    # peak therefore includes both copies of the model (see "weights").
+    # what the static renderer serves with: the per-step block Linears stored in the half dtype once
+    # (bit-identical to autocast, without re-casting ~185M weights every step). A copy, so the eager rows
+    # keep fp32; its peak therefore includes both copies of the model (see "weights").
     pdit = copy.deepcopy(dit)
     precast_block_linears(pdit, half)
     prunner = StaticRunner(pdit, buckets, dtype=half, graphs=graphs)

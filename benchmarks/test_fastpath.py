@@ -2,13 +2,14 @@
 two paths measured alternately in the same run (minimum of the rounds), printed and stored in
 ``extra_info``:
 
-* ``test_batched_throughput``: 8 concurrent requests as one masked batch (``FastEngine.synthesize_batch``)
-  vs the same 8 requests one after another -> ``sequential_over_batched`` (> 1: batching helps);
+* ``test_batched_throughput``: 8 concurrent requests as one masked batch (``Engine.synthesize_batch``,
+  static renderer) vs the same 8 requests one after another -> ``sequential_over_batched`` (> 1:
+  batching helps);
 * ``test_stream_ttfa_vs_full``: time to the first streamed piece vs the whole ``synthesize`` latency for
   a 4-sentence text -> ``ttfa_over_full`` (< 1: streaming helps);
 * ``test_precision_speed``: the DiT sampling loop in bf16 autocast (also with the block Linears precast to
-  bf16, as ``FastEngine`` does: bit-identical output, no per-step weight casts), with int8 (torchao dynamic
-  activations + int8 weights) eagerly and compiled by inductor, vs fp32 -> ``fp32_over_bf16``,
+  bf16, as the static renderer does: bit-identical output, no per-step weight casts), with int8 (torchao
+  dynamic activations + int8 weights) eagerly and compiled by inductor, vs fp32 -> ``fp32_over_bf16``,
   ``fp32_over_int8``, ``fp32_over_int8_inductor`` wall-time ratios with each path's NMSE against fp32.
 
 Run: ``python -m pytest benchmarks/test_fastpath.py -s``. For the GPU numbers see ``gpu_check.py``.
@@ -25,12 +26,13 @@ import numpy as np
 import pytest
 import torch
 
+from ishowtts.engine.backend import SynthesisParams
 from ishowtts.engine.engine import Engine
 from ishowtts.engine.fastpath.buckets import BucketSet
 from ishowtts.engine.fastpath.compile import compile_dit
-from ishowtts.engine.fastpath.fast_engine import BatchItem, FastEngine, FastPathOptions
 from ishowtts.engine.fastpath.quantize import quantize_dit, torchao_available
 from ishowtts.engine.fastpath.static_runner import SampleRequest, StaticRunner
+from ishowtts.engine.options import EngineOptions
 from ishowtts.model.precast import precast_block_linears
 from numerics import nmse
 
@@ -70,25 +72,29 @@ def alternate(fns: dict[str, Callable[[], Any]], rounds: int = ROUNDS) -> dict[s
     return best
 
 
-@pytest.fixture(scope="module")
-def fast() -> FastEngine:
-    base = Engine.random("small", seed=0, device="cpu")
-    return FastEngine.from_engine(base, FastPathOptions(buckets=(256, 384, 512, 768, 1024), max_batch=8))
+def params(seed: int) -> SynthesisParams:
+    return SynthesisParams(nfe_step=NFE, seed=seed)
 
 
 @pytest.fixture(scope="module")
-def voice(fast: FastEngine) -> Any:
+def fast() -> Engine:
+    opts = EngineOptions(device="cpu", renderer="static", buckets=(256, 384, 512, 768, 1024), max_batch=8)
+    return Engine.random("small", seed=0, options=opts)
+
+
+@pytest.fixture(scope="module")
+def voice(fast: Engine) -> Any:
     return fast.prepare_voice(_ref(), REF_TEXT, SR)
 
 
-def test_batched_throughput(benchmark: Any, fast: FastEngine, voice: Any) -> None:
-    items = [BatchItem(t, voice, {"nfe": NFE, "seed": i}) for i, t in enumerate(REQUESTS)]
+def test_batched_throughput(benchmark: Any, fast: Engine, voice: Any) -> None:
+    jobs = [(t, voice, params(i), None) for i, t in enumerate(REQUESTS)]
 
     def batched() -> list[Any]:
-        return fast.synthesize_batch(items)
+        return fast.synthesize_batch(jobs)
 
     def sequential() -> list[np.ndarray]:
-        return [fast.synthesize(t, voice, nfe=NFE, seed=i) for i, t in enumerate(REQUESTS)]
+        return [fast.synthesize(t, voice, params(i)) for i, t in enumerate(REQUESTS)]
 
     out_b, out_s = batched(), sequential()  # warm-up + correctness
     err = max(float(np.abs(a - b).max()) for a, b in zip(out_b, out_s, strict=True))
@@ -108,14 +114,14 @@ def test_batched_throughput(benchmark: Any, fast: FastEngine, voice: Any) -> Non
     assert err <= 1e-4
 
 
-def test_stream_ttfa_vs_full(benchmark: Any, fast: FastEngine, voice: Any) -> None:
+def test_stream_ttfa_vs_full(benchmark: Any, fast: Engine, voice: Any) -> None:
     def first_piece() -> None:
-        gen = fast.stream(FOUR_SENTENCES, voice, nfe=NFE, seed=0)
+        gen = fast.stream(FOUR_SENTENCES, voice, params(0))
         next(gen)
         gen.close()
 
     def full() -> None:
-        fast.synthesize(FOUR_SENTENCES, voice, nfe=NFE, seed=0)
+        fast.synthesize(FOUR_SENTENCES, voice, params(0))
 
     full()
     times = alternate({"ttfa": first_piece, "full": full})
@@ -130,7 +136,7 @@ def test_stream_ttfa_vs_full(benchmark: Any, fast: FastEngine, voice: Any) -> No
     assert ratio < 1
 
 
-def test_precision_speed(benchmark: Any, fast: FastEngine) -> None:
+def test_precision_speed(benchmark: Any, fast: Engine) -> None:
     dit = fast.model.transformer
     g = torch.Generator().manual_seed(0)
     req = SampleRequest(
@@ -139,7 +145,7 @@ def test_precision_speed(benchmark: Any, fast: FastEngine) -> None:
     buckets = BucketSet((512,), (1,))
     runs = {"fp32": StaticRunner(dit, buckets), "bf16": StaticRunner(dit, buckets, dtype=torch.bfloat16)}
     pdit = copy.deepcopy(dit)
-    precast_block_linears(pdit, torch.bfloat16)  # what FastEngine does for a bf16 engine
+    precast_block_linears(pdit, torch.bfloat16)  # what the static renderer does for a bf16 engine
     runs["bf16_precast"] = StaticRunner(pdit, buckets, dtype=torch.bfloat16)
     if torchao_available():
         qdit = copy.deepcopy(dit)

@@ -14,7 +14,7 @@ upstream / ours ``--repeats`` times after one warm-up each and reports the minim
 shared, so the ratio of minima from the same run is the figure to read), plus the max abs difference of
 the mel and of the audio.
 
-``--steps-only N`` times N sampler steps (``sample(steps=N)`` on a uniform t grid, no vocoder) — for the
+``--steps-only N`` times N sampler steps (``sample(nfe_step=N)`` on a uniform t grid, no vocoder) — for the
 full-size model on a slow CPU. ``--fast MODES`` runs our side through the fast path's own switches
 (comma-separated: ``bf16`` autocast (``fastpath.precision``), ``int8`` torchao dynamic int8 of the
 transformer Linears (``fastpath.quantize``), ``compile`` inductor-compiled DiT step
@@ -171,16 +171,20 @@ def parse_fast(text: str) -> tuple[str, ...]:
     return modes
 
 
-def apply_fast(ours: torch.nn.Module, modes: tuple[str, ...]) -> Any:
-    """Our model on the fast path's switches, exactly as ``FastEngine`` sets them (bf16 itself is the
-    autocast in ``fast_ctx``); returns the compile stats or None."""
-    from ishowtts.engine.fastpath.fast_engine import switch_dit
+def apply_fast(ours: torch.nn.Module, our_voc: torch.nn.Module, modes: tuple[str, ...]) -> Any:
+    """Our model on the fast path's switches, exactly as an engine with the static renderer applies them
+    to its own model when it is built (bf16 itself is the autocast in ``fast_ctx``); returns the DiT's
+    compile stats or None."""
+    from ishowtts.engine.engine import Engine
+    from ishowtts.engine.options import EngineOptions
 
-    return switch_dit(
-        ours.transformer, torch.bfloat16 if "bf16" in modes else torch.float32,
-        quantize="int8" if "int8" in modes else None, precast=True,
-        compile_backend="inductor" if "compile" in modes else None,
+    if not modes:
+        return None
+    options = EngineOptions(
+        device="cpu", dtype="bf16" if "bf16" in modes else "fp32", renderer="static",
+        quantize="int8" if "int8" in modes else None, compile="compile" in modes, compile_backend="inductor",
     )  # fmt: skip
+    return Engine(ours, our_voc, options).renderer.compile_stats.get("dit")
 
 
 # ------------------------------------------------------------------------------------------------ runs
@@ -211,7 +215,7 @@ def make_sides(
         if not use_epss:
             kwargs["use_epss"] = False
         return ours.sample(
-            cond, [symbols], total, steps=steps, cfg_strength=args.cfg, sway_sampling_coef=args.sway,
+            cond, [symbols], total, nfe_step=steps, cfg_strength=args.cfg, sway_sampling_coef=args.sway,
             seed=args.seed, **kwargs,
         )  # fmt: skip
 
@@ -298,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         cfm = build_upstream(arch, vocab_map, seed=args.seed)
         up_voc, vocos_dir = build_upstream_vocos(args.seed + 7, Path(tmpdir))
         ours, our_voc = build_ours(cfm, arch, vocab_path, vocos_dir)
-        compile_stats = apply_fast(ours, args.fast)
+        compile_stats = apply_fast(ours, our_voc, args.fast)
         gc.collect()
         log.info("models built config=%s seconds=%.1f", args.config, time.perf_counter() - t0)
     upstream, mine = make_sides(cfm, up_voc, ours, our_voc, cond, symbols, total, args)

@@ -126,7 +126,7 @@ class FakeBackend:
 
 
 class Helpers:
-    """Helper functions for tests (importlib mode cannot import conftest directly)."""
+    """Helper functions for every layer's tests, as the ``h`` fixture."""
 
     SR = SR
     tone = staticmethod(tone)

@@ -7,7 +7,6 @@ loudness envelopes, never exact equality."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import numpy as np
@@ -221,20 +220,18 @@ def test_thread_safe_under_concurrency(backend: EspeakBackend, h) -> None:
     assert not same_speech(expected[0], backend.synthesize(LONG, h.voice(), SynthesisParams()))
 
 
-def test_scheduler_with_real_espeak(backend: EspeakBackend, h) -> None:
-    async def main() -> None:
-        sched = Scheduler(backend, max_queue=8, timeout_s=30, cache_size=8)
-        await sched.start()
-        whole = await sched.synthesize(LONG, h.voice(), SynthesisParams(seed=1))
-        chunks = [c async for c in sched.stream(LONG, h.voice(), SynthesisParams())]
-        assert len(chunks) >= 3 and same_speech(np.concatenate(chunks), whole.audio)
-        assert whole.sample_rate == 24_000 and 0 < whole.rtf < 1
-        again = await sched.synthesize(LONG, h.voice(), SynthesisParams(seed=1))
-        assert again.cached
-        np.testing.assert_array_equal(again.audio, whole.audio)
-        await sched.stop()
-
-    asyncio.run(main())
+@pytest.mark.anyio
+async def test_scheduler_with_real_espeak(backend: EspeakBackend, h) -> None:
+    sched = Scheduler(backend, max_queue=8, timeout_s=30, cache_size=8)
+    await sched.start()
+    whole = await sched.synthesize(LONG, h.voice(), SynthesisParams(seed=1))
+    chunks = [c async for c in sched.stream(LONG, h.voice(), SynthesisParams())]
+    assert len(chunks) >= 3 and same_speech(np.concatenate(chunks), whole.audio)
+    assert whole.sample_rate == 24_000 and 0 < whole.rtf < 1
+    again = await sched.synthesize(LONG, h.voice(), SynthesisParams(seed=1))
+    assert again.cached
+    np.testing.assert_array_equal(again.audio, whole.audio)
+    await sched.stop()
 
 
 def test_missing_native_resampler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,9 +4,10 @@ import asyncio
 import gc
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 import numpy as np
 import pytest
 
@@ -26,10 +27,6 @@ P = SynthesisParams()
 SEEDED = SynthesisParams(seed=7)
 
 
-def run(fn: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(asyncio.wait_for(fn(), 30))
-
-
 async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -43,10 +40,11 @@ def make(h, max_queue: int = 8, timeout_s: float = 10.0, cache_size: int = 16, *
     return fake, Scheduler(fake, max_queue=max_queue, timeout_s=timeout_s, cache_size=cache_size)
 
 
-def test_synthesize_and_stream_return_the_engine_audio(h) -> None:
+@pytest.mark.anyio
+async def test_synthesize_and_stream_return_the_engine_audio(h) -> None:
     fake, sched = make(h, chunks=4)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         res = await sched.synthesize("hello world", h.voice(), P)
         assert isinstance(res, SynthesisResult) and not res.cached
@@ -59,14 +57,13 @@ def test_synthesize_and_stream_return_the_engine_audio(h) -> None:
         assert st["completed"] == 2 and st["queue_depth"] == 0 and st["running"] == 0 and st["capacity"] == 8
         await sched.stop()
 
-    run(main)
 
-
-def test_priority_order_interactive_first_fifo_within_class(h) -> None:
+@pytest.mark.anyio
+async def test_priority_order_interactive_first_fifo_within_class(h) -> None:
     gate = threading.Event()
     fake, sched = make(h, gate=gate, chunks=1)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         blocker = asyncio.ensure_future(sched.synthesize("blocker", h.voice(), P))
         await asyncio.to_thread(fake.started.wait, 5)
@@ -85,14 +82,13 @@ def test_priority_order_interactive_first_fifo_within_class(h) -> None:
         assert fake.calls == ["blocker", "i1", "i2", "d1", "d2"]
         await sched.stop()
 
-    run(main)
 
-
-def test_full_queue_raises_immediately_with_retry_after(h) -> None:
+@pytest.mark.anyio
+async def test_full_queue_raises_immediately_with_retry_after(h) -> None:
     gate = threading.Event()
     fake, sched = make(h, max_queue=2, gate=gate)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         running = asyncio.ensure_future(sched.synthesize("running", h.voice(), P))
         await asyncio.to_thread(fake.started.wait, 5)
@@ -110,14 +106,13 @@ def test_full_queue_raises_immediately_with_retry_after(h) -> None:
         assert "overflow" not in fake.calls
         await sched.stop()
 
-    run(main)
 
-
-def test_cancel_while_queued_removes_the_request(h) -> None:
+@pytest.mark.anyio
+async def test_cancel_while_queued_removes_the_request(h) -> None:
     gate = threading.Event()
     fake, sched = make(h, gate=gate)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         running = asyncio.ensure_future(sched.synthesize("running", h.voice(), P))
         await asyncio.to_thread(fake.started.wait, 5)
@@ -137,13 +132,12 @@ def test_cancel_while_queued_removes_the_request(h) -> None:
             await victim
         await sched.stop()
 
-    run(main)
 
-
-def test_stream_aclose_cancels_running_work_between_chunks(h) -> None:
+@pytest.mark.anyio
+async def test_stream_aclose_cancels_running_work_between_chunks(h) -> None:
     fake, sched = make(h, chunks=50, delay=0.02)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         stream = sched.stream("a long text to stream", h.voice(), P)
         first = await stream.__anext__()
@@ -157,13 +151,12 @@ def test_stream_aclose_cancels_running_work_between_chunks(h) -> None:
         np.testing.assert_array_equal(res.audio, fake.expected("next"))
         await sched.stop()
 
-    run(main)
 
-
-def test_consumer_task_cancellation_cancels_stream(h) -> None:
+@pytest.mark.anyio
+async def test_consumer_task_cancellation_cancels_stream(h) -> None:
     fake, sched = make(h, chunks=50, delay=0.02)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         got: list[np.ndarray] = []
 
@@ -180,14 +173,13 @@ def test_consumer_task_cancellation_cancels_stream(h) -> None:
         assert fake.chunks_made < 50
         await sched.stop()
 
-    run(main)
 
-
-def test_dropped_stream_is_cancelled(h) -> None:
+@pytest.mark.anyio
+async def test_dropped_stream_is_cancelled(h) -> None:
     gate = threading.Event()
     fake, sched = make(h, gate=gate)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         running = asyncio.ensure_future(sched.synthesize("running", h.voice(), P))
         await asyncio.to_thread(fake.started.wait, 5)
@@ -201,14 +193,13 @@ def test_dropped_stream_is_cancelled(h) -> None:
         assert fake.calls == ["running"]
         await sched.stop()
 
-    run(main)
 
-
-def test_timeout_cancels_running_work(h) -> None:
+@pytest.mark.anyio
+async def test_timeout_cancels_running_work(h) -> None:
     gate = threading.Event()  # never set: the engine would wait forever
     _fake, sched = make(h, timeout_s=0.2, gate=gate)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         t0 = time.perf_counter()
         with pytest.raises(RequestTimeout, match=r"timed out after 0\.2 s"):
@@ -221,14 +212,13 @@ def test_timeout_cancels_running_work(h) -> None:
         assert (await sched.synthesize("fine", h.voice(), P)).audio.size > 0
         await sched.stop()
 
-    run(main)
 
-
-def test_timeout_while_queued_never_runs(h) -> None:
+@pytest.mark.anyio
+async def test_timeout_while_queued_never_runs(h) -> None:
     gate = threading.Event()
     fake, sched = make(h, timeout_s=0.3, gate=gate)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         first = asyncio.ensure_future(sched.synthesize("first", h.voice(), P))
         await asyncio.to_thread(fake.started.wait, 5)
@@ -243,22 +233,20 @@ def test_timeout_while_queued_never_runs(h) -> None:
         assert sched.stats()["timeouts"] == 2
         await sched.stop()
 
-    run(main)
 
-
-def test_stream_timeout_is_per_chunk(h) -> None:
+@pytest.mark.anyio
+async def test_stream_timeout_is_per_chunk(h) -> None:
     fake, sched = make(h, timeout_s=0.25, chunks=6, delay=0.1)  # 0.6 s in total, 0.1 s per chunk
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         chunks = [c async for c in sched.stream("slow but steady", h.voice(), P)]
         np.testing.assert_array_equal(np.concatenate(chunks), fake.expected("slow but steady"))
         await sched.stop()
 
-    run(main)
 
-
-def test_engine_failure_fails_only_that_request(h) -> None:
+@pytest.mark.anyio
+async def test_engine_failure_fails_only_that_request(h) -> None:
     fake, sched = make(h)
     seen: list[BaseException] = []
 
@@ -268,7 +256,7 @@ def test_engine_failure_fails_only_that_request(h) -> None:
 
     sched.observer = Obs()
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         with pytest.raises(EngineFailure, match="RuntimeError: engine exploded on 'please FAIL'"):
             await sched.synthesize("please FAIL", h.voice(), P)
@@ -282,13 +270,12 @@ def test_engine_failure_fails_only_that_request(h) -> None:
         assert len(seen) == 2 and isinstance(seen[0].__cause__, RuntimeError)
         await sched.stop()
 
-    run(main)
 
-
-def test_cache_serves_seeded_repeats_only(h) -> None:
+@pytest.mark.anyio
+async def test_cache_serves_seeded_repeats_only(h) -> None:
     fake, sched = make(h)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         v1 = h.voice(version="1")
         a = await sched.synthesize("chat repeats", v1, SEEDED)
@@ -313,13 +300,12 @@ def test_cache_serves_seeded_repeats_only(h) -> None:
         assert st["cache_hits"] == 4 and st["cache_misses"] == 4
         await sched.stop()
 
-    run(main)
 
-
-def test_event_loop_never_blocks(h) -> None:
+@pytest.mark.anyio
+async def test_event_loop_never_blocks(h) -> None:
     _fake, sched = make(h, chunks=5, delay=0.06)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         ticks = 0
         max_gap = 0.0
@@ -340,10 +326,9 @@ def test_event_loop_never_blocks(h) -> None:
         assert ticks >= 10 and max_gap < 0.2
         await sched.stop()
 
-    run(main)
 
-
-def test_engine_ignoring_cancel_has_its_result_discarded(h) -> None:
+@pytest.mark.anyio
+async def test_engine_ignoring_cancel_has_its_result_discarded(h) -> None:
     class Stubborn(h.FakeBackend):
         def synthesize(self, text, voice, params, cancel=None):
             time.sleep(0.2)
@@ -352,7 +337,7 @@ def test_engine_ignoring_cancel_has_its_result_discarded(h) -> None:
     fake = Stubborn()
     sched = Scheduler(fake, max_queue=4, timeout_s=10, cache_size=4)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         task = asyncio.ensure_future(sched.synthesize("x", h.voice(), SEEDED))
         await asyncio.sleep(0.05)
@@ -364,10 +349,9 @@ def test_engine_ignoring_cancel_has_its_result_discarded(h) -> None:
         assert st["cancelled"] == 1 and st["completed"] == 0 and st["cache_entries"] == 0
         await sched.stop()
 
-    run(main)
 
-
-def test_observer_hooks_and_broken_observer(h) -> None:
+@pytest.mark.anyio
+async def test_observer_hooks_and_broken_observer(h) -> None:
     events: list[str] = []
 
     class Obs(SchedulerObserver):
@@ -390,7 +374,7 @@ def test_observer_hooks_and_broken_observer(h) -> None:
     fake = h.FakeBackend()
     sched = Scheduler(fake, max_queue=4, timeout_s=10, cache_size=4, observer=Obs())
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         await sched.start()
         await sched.synthesize("ab", h.voice(), SEEDED)
         await sched.synthesize("ab", h.voice(), SEEDED)
@@ -398,7 +382,6 @@ def test_observer_hooks_and_broken_observer(h) -> None:
         await until(lambda: len(events) >= 9)
         await sched.stop()
 
-    run(main)
     assert events == [
         "cache:False",
         "queued",
@@ -412,11 +395,12 @@ def test_observer_hooks_and_broken_observer(h) -> None:
     ]
 
 
-def test_stop_fails_queued_requests_and_refuses_new_ones(h) -> None:
+@pytest.mark.anyio
+async def test_stop_fails_queued_requests_and_refuses_new_ones(h) -> None:
     gate = threading.Event()
     fake, sched = make(h, gate=gate)
 
-    async def main() -> None:
+    with anyio.fail_after(30):
         with pytest.raises(SchedulerClosed):
             await sched.synthesize("not started", h.voice(), P)
         await sched.start()
@@ -432,8 +416,6 @@ def test_stop_fails_queued_requests_and_refuses_new_ones(h) -> None:
         with pytest.raises(SchedulerClosed):
             await sched.synthesize("after stop", h.voice(), P)
         assert fake.calls == ["running"]
-
-    run(main)
 
 
 def test_constructor_validates() -> None:

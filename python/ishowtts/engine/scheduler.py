@@ -64,9 +64,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def batch_key(params: SynthesisParams) -> Hashable:
-    """Requests may share a batch when they run the same sampler steps."""
-    return (params.nfe_step, float(params.cfg_strength), float(params.sway_sampling_coef))
+def batch_key(params: SynthesisParams, default_nfe: int | None = None) -> Hashable:
+    """Requests may share a batch when they run the same sampler steps (``nfe_step=None`` runs the
+    backend's ``default_nfe``, so it batches with an explicit request for that many steps)."""
+    nfe = params.nfe_step if params.nfe_step is not None else default_nfe
+    return (nfe, float(params.cfg_strength), float(params.sway_sampling_coef))
 
 
 class Scheduler:
@@ -301,11 +303,12 @@ class Scheduler:
         (nfe_step, cfg_strength, sway_sampling_coef) batch; streams always run alone."""
         if not self.can_batch or first.streaming:
             return [first]
-        key = batch_key(first.params)
+        default_nfe = getattr(self.backend, "default_nfe", None)
+        key = batch_key(first.params, default_nfe)
         batch = [first]
 
         def accept(job: Job) -> bool:
-            return not job.streaming and batch_key(job.params) == key
+            return not job.streaming and batch_key(job.params, default_nfe) == key
 
         deadline = time.monotonic() + self.batch_window_s
         while len(batch) < self.max_batch:

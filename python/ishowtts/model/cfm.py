@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ishowtts import defaults
+
 from .dit import Conditioning, DiT, TimeModulation
 
 #: upstream's Empirically Pruned Step Sampling schedules, in units of 1/32
@@ -39,7 +41,7 @@ class SamplingCancelled(RuntimeError):
 
 def time_grid(
     steps: int,
-    sway_sampling_coef: float | None = -1.0,
+    sway_sampling_coef: float | None = defaults.SWAY_SAMPLING_COEF,
     *,
     use_epss: bool = True,
     device: torch.device | str | None = None,
@@ -122,8 +124,8 @@ def prepare_sampling(
     duration: int | Tensor,
     *,
     nfe_step: int = 32,
-    cfg_strength: float = 2.0,
-    sway_sampling_coef: float | None = -1.0,
+    cfg_strength: float = defaults.CFG_STRENGTH,
+    sway_sampling_coef: float | None = defaults.SWAY_SAMPLING_COEF,
     seed: int | Sequence[int] | None = None,
     lens: Tensor | None = None,
     noise: Tensor | None = None,

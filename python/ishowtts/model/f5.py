@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from ishowtts import defaults
 from ishowtts.logging_setup import kv
 from ishowtts.text.vocab import Vocab, pad_ids
 
@@ -71,8 +72,8 @@ class F5Model(nn.Module):
         duration: int | Tensor,
         *,
         nfe_step: int = 32,
-        cfg_strength: float = 2.0,
-        sway_sampling_coef: float | None = -1.0,
+        cfg_strength: float = defaults.CFG_STRENGTH,
+        sway_sampling_coef: float | None = defaults.SWAY_SAMPLING_COEF,
         seed: int | Sequence[int] | None = None,
         lens: Tensor | None = None,
         noise: Tensor | None = None,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from ishowtts import defaults
+
 __all__ = [
     "MAX_PASS_SECONDS",
     "MIN_CHUNK_BYTES",
@@ -44,7 +46,7 @@ def max_chunk_bytes(ref_text_bytes: int, ref_seconds: float, speed: float = 1.0)
 
 
 def first_chunk_budget(
-    ref_text_bytes: int, ref_seconds: float, speed: float = 1.0, seconds: float = 1.5
+    ref_text_bytes: int, ref_seconds: float, speed: float = defaults.SPEED, seconds: float = defaults.FIRST_CHUNK_SECONDS
 ) -> int:
     """Bytes of text that take about ``seconds`` to speak at the reference's rate (at least 2x the minimum)."""
     if ref_seconds <= 0 or ref_text_bytes <= 0:

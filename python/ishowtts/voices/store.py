@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ishowtts.config import VOICE_ID_RE, VoiceConfig, is_valid_voice_id
-from ishowtts.voices.reference import VoiceReference
 from ishowtts.logging_setup import kv
 from ishowtts.voices import index
 from ishowtts.voices.atomic import atomic_write_bytes, fsync_dir
@@ -45,6 +44,7 @@ from ishowtts.voices.audio_io import (
 )
 from ishowtts.voices.index import AUDIO_NAME_RE, StoredOverride, StoredVoice
 from ishowtts.voices.litter import SweepResult, sweep
+from ishowtts.voices.reference import VoiceReference
 from ishowtts.voices.text_fields import clean_text_field
 
 __all__ = ["InvalidAudio", "VoiceEntry", "VoiceNotDeletable", "VoiceNotFound", "VoiceStore"]

@@ -33,18 +33,19 @@ async def _run(sched, jobs):
         await sched.stop()
 
 
-def test_concurrent_requests_are_batched_and_equal_individual(backend, ref) -> None:
+@pytest.mark.anyio
+async def test_concurrent_requests_are_batched_and_equal_individual(backend, ref) -> None:
     texts = ["First request here.", "Second one, a bit longer than that.", "Third.", "Fourth request."]
     jobs = [(t, ref, SynthesisParams(nfe_step=3, seed=10 + i)) for i, t in enumerate(texts)]
     jobs.append(("", ref, SynthesisParams(nfe_step=3, seed=1)))  # fails alone
     sched = Scheduler(backend, batch_window_ms=200, max_batch=8, max_queue=16, timeout_s=300, cache_size=0)
     assert sched.max_batch == backend.max_batch == 4  # capped by what the renderer batches
-    results = asyncio.run(_run(sched, jobs))
+    results = await _run(sched, jobs)
     assert sched.batch_sizes and max(sched.batch_sizes) >= 2
     assert isinstance(results[-1], EngineFailure) and "empty" in str(results[-1])
     plain = Scheduler(backend, max_batch=1, max_queue=16, timeout_s=300, cache_size=0)
     assert not plain.can_batch
-    singles = asyncio.run(_run(plain, jobs[:-1]))
+    singles = await _run(plain, jobs[:-1])
     assert plain.batch_sizes == []  # every request ran alone
     for res, single in zip(results[:-1], singles, strict=True):
         assert isinstance(res.audio, np.ndarray) and res.audio.shape == single.audio.shape
@@ -52,22 +53,27 @@ def test_concurrent_requests_are_batched_and_equal_individual(backend, ref) -> N
     assert sched.stats()["batched_requests"] >= 2
 
 
-def test_different_nfe_not_batched_together_and_streams_run_alone(backend, ref) -> None:
+@pytest.mark.anyio
+async def test_different_nfe_not_batched_together_and_streams_run_alone(backend, ref) -> None:
     sched = Scheduler(backend, batch_window_ms=100, max_batch=4, max_queue=8, timeout_s=300, cache_size=0)
-
-    async def main():
-        await sched.start()
-        try:
-            a = sched.synthesize("Alpha.", ref, SynthesisParams(nfe_step=2, seed=1))
-            b = sched.synthesize("Beta.", ref, SynthesisParams(nfe_step=3, seed=2))
-            chunks = [c async for c in sched.stream("Gamma.", ref, SynthesisParams(nfe_step=2, seed=3))]
-            return await asyncio.gather(a, b), chunks
-        finally:
-            await sched.stop()
-
-    (ra, rb), chunks = asyncio.run(main())
+    await sched.start()
+    try:
+        a = sched.synthesize("Alpha.", ref, SynthesisParams(nfe_step=2, seed=1))
+        b = sched.synthesize("Beta.", ref, SynthesisParams(nfe_step=3, seed=2))
+        chunks = [c async for c in sched.stream("Gamma.", ref, SynthesisParams(nfe_step=2, seed=3))]
+        ra, rb = await asyncio.gather(a, b)
+    finally:
+        await sched.stop()
     assert all(s == 1 for s in sched.batch_sizes) or not sched.batch_sizes
     assert ra.audio.size and rb.audio.size and sum(c.size for c in chunks) > 0
+
+
+def test_batch_key_treats_the_default_nfe_like_an_explicit_one() -> None:
+    from ishowtts.engine.scheduler import batch_key
+
+    assert batch_key(SynthesisParams(), 16) == batch_key(SynthesisParams(nfe_step=16), 16)
+    assert batch_key(SynthesisParams(), 16) != batch_key(SynthesisParams(nfe_step=8), 16)
+    assert batch_key(SynthesisParams(cfg_strength=1.0), 16) != batch_key(SynthesisParams(), 16)
 
 
 def test_validation() -> None:
@@ -100,14 +106,15 @@ def test_wiring_from_engine_config(backend, engine) -> None:
     assert not build(config, backend=backend).scheduler.can_batch
 
 
-def test_batch_call_failure_reruns_each_request_alone(backend, ref, monkeypatch) -> None:
+@pytest.mark.anyio
+async def test_batch_call_failure_reruns_each_request_alone(backend, ref, monkeypatch) -> None:
     def broken(jobs):
         raise RuntimeError("whole batch exploded")
 
     monkeypatch.setattr(backend, "synthesize_batch", broken)
     jobs = [("One.", ref, SynthesisParams(nfe_step=2, seed=1)), ("", ref, SynthesisParams(nfe_step=2, seed=2))]
     sched = Scheduler(backend, batch_window_ms=200, max_batch=4, max_queue=8, timeout_s=300, cache_size=0)
-    ok, bad = asyncio.run(_run(sched, jobs))
+    ok, bad = await _run(sched, jobs)
     assert sched.batch_sizes == [2]
     assert ok.audio.size > 0 and isinstance(bad, EngineFailure)
     assert sched.stats()["completed"] == 1 and sched.stats()["failed"] == 1

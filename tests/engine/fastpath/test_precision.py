@@ -83,6 +83,19 @@ def test_precast_block_linears_is_bit_identical_to_autocast(parity_case) -> None
         precast_block_linears(dit, torch.float16)
 
 
+def test_dtype_policy() -> None:
+    from ishowtts.engine.options import resolve_dtype
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_dtype(None, cpu) == torch.float32
+    assert resolve_dtype(None, cuda) == torch.float16
+    assert resolve_dtype("bf16", cpu) == torch.bfloat16
+    with pytest.raises(ValueError, match="fp16 needs a CUDA"):
+        resolve_dtype("fp16", cpu)
+    with pytest.raises(ValueError, match="unknown dtype"):
+        resolve_dtype("int4", cpu)
+
+
 def test_autocast() -> None:
     with autocast("cpu", torch.bfloat16):
         assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.bfloat16

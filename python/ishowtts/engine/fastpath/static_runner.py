@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ishowtts import defaults
 from ishowtts.logging_setup import kv
 from ishowtts.model.cfm import CFG_OFF_BELOW, MAX_DURATION, SamplingCancelled, finish, prepare_sampling
 from ishowtts.model.dit import Conditioning, DiT, TimeModulation
@@ -209,8 +210,8 @@ class StaticRunner:
         requests: Sequence[SampleRequest],
         *,
         nfe_step: int,
-        cfg_strength: float = 2.0,
-        sway_sampling_coef: float | None = -1.0,
+        cfg_strength: float = defaults.CFG_STRENGTH,
+        sway_sampling_coef: float | None = defaults.SWAY_SAMPLING_COEF,
         use_epss: bool = True,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[Tensor]:
@@ -256,7 +257,7 @@ class StaticRunner:
         return [out[j, : int(state.duration[j])] for j in range(n_real)]
 
     def warmup(
-        self, batch_sizes: Sequence[int] | None = None, *, nfe_step: int = 2, cfg_strength: float = 2.0
+        self, batch_sizes: Sequence[int] | None = None, *, nfe_step: int = 2, cfg_strength: float = defaults.CFG_STRENGTH
     ) -> int:
         """Create (on CUDA: capture) every (batch size, bucket) slot with a dummy request; returns count."""
         mel = self.dit.mel_dim
