@@ -67,8 +67,8 @@ def test_time_is_linear_in_length(benchmark: Any) -> None:
 
 def test_adds_under_5_percent_to_espeak_time_to_first_audio(benchmark: Any) -> None:
     from ishowtts.engine.backend import SynthesisParams
-    from ishowtts.voices.reference import VoiceReference
     from ishowtts.engine.espeak import EspeakBackend
+    from ishowtts.voices.reference import VoiceReference
 
     backend = EspeakBackend()
     voice = VoiceReference(id="bench", audio=None, sample_rate=0, text="", language="en")
