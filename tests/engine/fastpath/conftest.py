@@ -11,12 +11,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import REPO, load_module
+
 from ..conftest import REF_TEXT, SR, ref_clip  # noqa: F401  (re-exported for the fast-path tests)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 #: a request padded to a bucket / batched must equal its unpadded self this closely (fp32, max abs)
 MASKED_ATOL = 1e-5
 PARITY_ATOL = 1e-4
+#: the one NMSE (``benchmarks/numerics.py``), shared with the benchmarks' accuracy checks
+nmse = load_module(REPO / "benchmarks" / "numerics.py").nmse
 
 
 def max_err(a: Any, b: Any) -> float:
@@ -83,14 +87,3 @@ def replay_requests(
     ]
     return [SampleRequest(c.to(device), i.to(device), n, seed=s) for c, i, n, s in reqs]
 
-
-def nmse(estimate: Any, reference: Any) -> float:
-    """Normalised mean squared error ``sum((e - r)^2) / sum(r^2)`` (tensors or arrays, same shape)."""
-    e = torch.as_tensor(estimate).detach().double().flatten()
-    r = torch.as_tensor(reference).detach().double().flatten()
-    if e.shape != r.shape:
-        raise ValueError(f"shapes differ: {tuple(e.shape)} vs {tuple(r.shape)}")
-    denom = float((r * r).sum())
-    if denom == 0.0:
-        raise ValueError("reference is all zeros: NMSE undefined")
-    return float(((e - r) ** 2).sum()) / denom
