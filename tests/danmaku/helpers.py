@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 from fastapi import FastAPI
 
+from ishowtts.danmaku.playback import parse_frame
 from ishowtts.danmaku.routes import build_router
 from ishowtts.danmaku.service import DanmakuService
 from ishowtts.danmaku.settings import DanmakuSettings
@@ -71,6 +74,48 @@ def make_settings(**kw: object) -> DanmakuSettings:
     base: dict[str, object] = {"cooldown_s": 0.0, "dedupe_window_s": 0.0, "rate_limit": 0.0}
     base.update(kw)
     return DanmakuSettings.from_dict(base)
+
+
+def receive_clip(ws: Any, controls: list[dict] | None = None) -> tuple[dict, bytes]:
+    """The next clip from a TestClient WebSocket; control events (text frames) on the way are appended
+    to ``controls``."""
+    while True:
+        message = ws.receive()
+        if message.get("type") == "websocket.close":
+            raise ConnectionError(f"websocket closed: {message}")
+        if message.get("bytes") is not None:
+            return parse_frame(message["bytes"])
+        ev = json.loads(message["text"])
+        if controls is not None:
+            controls.append(ev)
+
+
+def receive_control(ws: Any, kind: str) -> dict:
+    """Skip frames until a control event of type ``kind`` arrives on a TestClient WebSocket."""
+    while True:
+        message = ws.receive()
+        if message.get("type") == "websocket.close":
+            raise ConnectionError(f"websocket closed: {message}")
+        if message.get("text") is not None:
+            ev = json.loads(message["text"])
+            if ev.get("type") == kind:
+                return ev
+
+
+def controls_until_skip(client: Any, ws: Any) -> list[dict]:
+    """Ask for a ``skip`` (a sentinel) and return the control events that came before it: an event that was
+    never sent fails the test instead of hanging it in ``ws.receive()``."""
+    assert client.post("/api/danmaku/control", json={"action": "skip"}).status_code == 200
+    seen: list[dict] = []
+    while True:
+        message = ws.receive()
+        if message.get("type") == "websocket.close":
+            raise ConnectionError(f"websocket closed: {message}")
+        if message.get("text") is not None:
+            ev = json.loads(message["text"])
+            if ev.get("type") == "skip":
+                return seen
+            seen.append(ev)
 
 
 def make_app(service: DanmakuService, api_key: str | None = None) -> FastAPI:

@@ -10,6 +10,7 @@ import ssl
 import pytest
 
 from ishowtts.danmaku.errors import (
+    IrcChannelError,
     IrcClosedError,
     IrcIdleTimeout,
     IrcLoginError,
@@ -62,8 +63,22 @@ CASES = [
     (
         IrcLoginError("Login authentication failed"),
         "auth",
-        "Twitch rejected the login (Login authentication failed) — check danmaku.oauth_token (it needs the "
-        "chat:read scope) and danmaku.nick (the account's login name)",
+        "Twitch rejected the login (Login authentication failed): the OAuth token is invalid, expired, or "
+        "lacks the chat:read scope it needs to read chat (chat:edit is only needed to send messages) — check "
+        "danmaku.oauth_token (it needs the chat:read scope) and danmaku.nick (the account's login name)",
+    ),
+    (
+        IrcLoginError("Improperly formatted auth"),
+        "auth",
+        "Twitch rejected the login (Improperly formatted auth): the OAuth token is not in a form Twitch "
+        "accepts (oauth:… from a user access token) — check danmaku.oauth_token (it needs the chat:read "
+        "scope) and danmaku.nick (the account's login name)",
+    ),
+    (
+        IrcChannelError("nosuchchan", "This channel does not exist or has been suspended."),
+        "channel",
+        "the Twitch channel 'nosuchchan' does not exist or is suspended (This channel does not exist or has "
+        "been suspended.) — check the channel name",
     ),
     (
         IrcNickError([("toolongaccountname", "432 Nickname too long")], chosen_by_user=True),

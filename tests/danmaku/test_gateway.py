@@ -69,7 +69,7 @@ def test_template_braces_in_user_text_are_literal() -> None:
     ],
 )
 def test_each_filter_rule_rejects_with_its_reason(text: str, meta: dict, reason: str) -> None:
-    g, _ = gw(banned_keywords=["badword", "禁词"])
+    g, _ = gw(banned_keywords=["badword", "禁词"], link_action="drop")
     d = g.submit(msg(text, metadata=meta))
     assert not d.accepted
     assert d.reason == reason
@@ -79,11 +79,18 @@ def test_each_filter_rule_rejects_with_its_reason(text: str, meta: dict, reason:
 
 def test_links_allowed_when_configured() -> None:
     g, _ = gw(allow_links=True)
-    assert g.submit(msg("see https://example.com")).accepted
+    assert g.submit(msg("see https://example.com")).item.text == "see https://example.com"
+
+
+def test_links_spoken_as_a_word_by_default() -> None:
+    g, _ = gw()
+    assert g.submit(msg("see https://evil.example/x?a=1 now")).item.text == "see link now"
+    g2, _ = gw(link_word="a link")
+    assert g2.submit(msg("visit scam.com/free and www.example.org")).item.text == "visit a link and a link"
 
 
 def test_optional_filters_can_be_disabled() -> None:
-    g, _ = gw(filters=["links"], banned_keywords=["bad"], blocked_users=["bob"])
+    g, _ = gw(filters=["links"], banned_keywords=["bad"], blocked_users=["bob"], link_action="drop")
     assert g.submit(msg("!command")).accepted
     assert g.submit(msg("bad words", user="x1")).accepted
     assert g.submit(msg("hi", user="bob")).accepted
@@ -127,7 +134,7 @@ def test_cjk_truncation_counts_characters_not_bytes() -> None:
 
 
 def test_cooldown_per_user_and_exemptions() -> None:
-    g, clock = gw(cooldown_s=5.0)
+    g, clock = gw(cooldown_s=5.0, user_max_queued=0)
     assert g.submit(msg("first")).accepted
     clock.t += 4.9
     assert g.submit(msg("second")).reason == "cooldown"

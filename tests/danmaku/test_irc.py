@@ -236,9 +236,9 @@ async def test_own_ping_keeps_idle_connection_alive(h, ngircd) -> None:
         sent: list[str] = []
         send = client._send
 
-        async def spy(line: str) -> None:
-            sent.append(line)
-            await send(line)
+        async def spy(*lines: str) -> None:
+            sent.extend(lines)
+            await send(*lines)
 
         client._send = spy  # type: ignore[method-assign]
         await client.start()

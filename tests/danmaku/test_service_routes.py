@@ -45,7 +45,7 @@ def test_enqueue_accept_filter_and_stream(h) -> None:
             r = client.post("/api/danmaku/enqueue", json=message("big spoiler here", user="bob"))
             assert r.status_code == 204 and r.headers["X-Danmaku-Filtered"] == "banned_keyword"
             assert r.content == b""
-            header, audio = parse_frame(ws.receive_bytes())
+            header, audio = h.receive_clip(ws)
         assert header["username"] == "Alice" and header["display_text"] == "hello 世界"
         assert header["platform"] == "bilibili" and header["channel"] == "room1"
         assert header["format"] == "audio/wav" and header["color"].startswith("#")
@@ -66,7 +66,7 @@ def test_pending_clips_replayed_on_connect_in_order(h) -> None:
             )
         wait_for(lambda: service.hub.pending == 3)
         with client.websocket_connect("/api/danmaku/stream") as ws:
-            texts = [parse_frame(ws.receive_bytes())[0]["display_text"] for _ in range(3)]
+            texts = [h.receive_clip(ws)[0]["display_text"] for _ in range(3)]
         assert texts == ["msg 0", "msg 1", "msg 2"]
         assert service.hub.pending == 0
 
@@ -80,7 +80,7 @@ def test_playback_backlog_bounded_and_counted(h) -> None:
         st = client.get("/api/danmaku/status").json()["playback"]
         assert st["pending"] == 2 and st["dropped_pending"] == 3
         with client.websocket_connect("/api/danmaku/stream") as ws:
-            assert [parse_frame(ws.receive_bytes())[0]["display_text"] for _ in range(2)] == ["m3", "m4"]
+            assert [h.receive_clip(ws)[0]["display_text"] for _ in range(2)] == ["m3", "m4"]
 
 
 def test_queue_full_synthesis_is_retried_not_dropped(h) -> None:
@@ -206,7 +206,7 @@ def test_sse_events(h) -> None:
             lines = []
             for line in r.iter_lines():
                 lines.append(line)
-                if line.startswith("data:"):
+                if line.startswith("data:") and lines[-3] == "event: clip":
                     break
         data = json.loads(lines[-1][5:])
         assert lines[-3] == "event: clip"
@@ -226,7 +226,7 @@ def test_streaming_routes_api_key(h) -> None:
         assert client.get("/api/danmaku/events").status_code == 401
         client.post("/api/danmaku/enqueue", json=message("keyed"))
         with client.websocket_connect("/api/danmaku/stream?api_key=k3y") as ws:
-            assert parse_frame(ws.receive_bytes())[0]["display_text"] == "keyed"
+            assert h.receive_clip(ws)[0]["display_text"] == "keyed"
 
 
 def test_hub_slow_client_and_requeue_on_disconnect() -> None:
@@ -234,11 +234,13 @@ def test_hub_slow_client_and_requeue_on_disconnect() -> None:
     a = hub.subscribe()
     for i in range(3):
         hub.publish(Clip({"n": i}, b""))
-    assert [c.header["n"] for c in a.queue] == [1, 2] and hub.dropped_slow_client == 1
+    clips = [c.header["n"] for c in a.queue if isinstance(c, Clip)]
+    assert clips == [1, 2] and hub.dropped_slow_client == 1
+    assert a.queue[0] == {"type": "state", "paused": False, "queued": 0}  # control events are never dropped
     hub.unsubscribe(a)  # last page gone: undelivered clips return to pending
     assert hub.pending == 2
     b = hub.subscribe()
-    assert [c.header["n"] for c in b.queue] == [1, 2] and hub.pending == 0
+    assert [c.header["n"] for c in b.queue if isinstance(c, Clip)] == [1, 2] and hub.pending == 0
 
 
 def test_frame_round_trip() -> None:
@@ -273,7 +275,7 @@ def test_irc_to_websocket_end_to_end(h, ngircd) -> None:
             while b" 366 " not in buf:
                 buf += s.recv(4096)
             s.sendall("PRIVMSG #streamer :!command ignored\r\nPRIVMSG #streamer :主播好 hello\r\n".encode())
-            header, _audio = parse_frame(ws.receive_bytes())
+            header, _audio = h.receive_clip(ws)
         assert header["username"] == "viewer" and header["display_text"] == "主播好 hello"
         assert header["platform"] == "twitch" and header["channel"] == "streamer"
         assert synth.calls == [("viewer says: 主播好 hello", "v1")]
@@ -304,11 +306,11 @@ def test_chat_lines_are_spoken_normalized_and_frames_say_what_was_spoken(h) -> N
     service = DanmakuService(h.make_settings(), synth, h.encode_wav)
     with TestClient(h.make_app(service)) as client:
         with client.websocket_connect("/api/danmaku/stream") as ws:
-            r = client.post("/api/danmaku/enqueue", json=message("gg 🔥🔥 2nd win!!!!", user="carol"))
+            r = client.post("/api/danmaku/enqueue", json=message("gg 🔥🔥 2nd win!!!", user="carol"))
             assert r.status_code == 202, r.text
-            header, _ = parse_frame(ws.receive_bytes())
-        spoken = normalize("carol says: gg 🔥🔥 2nd win!!!!", CHAT_DEFAULTS).text
-        assert header["display_text"] == "gg 🔥🔥 2nd win!!!!"  # the page shows what was written
+            header, _ = h.receive_clip(ws)
+        spoken = normalize("carol says: gg 🔥🔥 2nd win!!!", CHAT_DEFAULTS).text
+        assert header["display_text"] == "gg 🔥🔥 2nd win!!!"  # the page shows what was written
         assert header["spoken_text"] == spoken and synth.calls == [(spoken, None)]
         assert "🔥" not in spoken and "fire" not in spoken and "!!" not in spoken  # chat drops emoji
         assert not any(ch.isdigit() for ch in spoken)

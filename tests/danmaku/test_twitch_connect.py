@@ -23,10 +23,9 @@ def recording(client: TwitchIrcClient) -> list[str]:
     nicks: list[str] = []
     send = client._send
 
-    async def spy(line: str) -> None:
-        if line.startswith("NICK "):
-            nicks.append(line[5:])
-        await send(line)
+    async def spy(*lines: str) -> None:
+        nicks.extend(line[5:] for line in lines if line.startswith("NICK "))
+        await send(*lines)
 
     client._send = spy  # type: ignore[method-assign]
     return nicks

@@ -24,6 +24,14 @@ class IrcLoginError(ConnectionError):
     """The server refused our credentials (Twitch NOTICE "Login authentication failed", a bad PASS)."""
 
 
+class IrcChannelError(ConnectionError):
+    """Twitch answered a JOIN with ``msg_channel_suspended``: the channel does not exist (or is suspended)."""
+
+    def __init__(self, channel: str, notice: str) -> None:
+        self.channel = channel
+        super().__init__(notice)
+
+
 class IrcNickError(ConnectionError):
     """Every nickname we tried was refused (432 erroneous / 433 in use) during registration."""
 
@@ -44,12 +52,17 @@ class IrcIdleTimeout(TimeoutError):
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # dns | refused | timeout | network | tls | auth | nick | proxy | closed | other
+    kind: str  # dns | refused | timeout | network | tls | auth | nick | channel | proxy | closed | other
     message: str  # plain words, shown in the page
     detail: str  # the raw error, for logs and debugging
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+    @property
+    def code(self) -> str:
+        """The player protocol's error code: ``auth``, ``channel``, ``nick`` or ``connect`` (the rest)."""
+        return self.kind if self.kind in ("auth", "channel", "nick") else "connect"
 
 
 def never_resolves(host: str) -> bool:
@@ -97,10 +110,24 @@ def explain(
             "— set danmaku.nick and danmaku.oauth_token to log in as an account",
         )
     if isinstance(exc, IrcLoginError):
+        lowered = str(exc).lower()
+        if "improperly formatted" in lowered:
+            why = "the OAuth token is not in a form Twitch accepts (oauth:… from a user access token)"
+        else:  # "Login authentication failed" / "Login unsuccessful": invalid, expired or missing the scope
+            why = (
+                "the OAuth token is invalid, expired, or lacks the chat:read scope it needs to read chat "
+                "(chat:edit is only needed to send messages)"
+            )
         return problem(
             "auth",
-            f"{service} rejected the login ({exc}) — check danmaku.oauth_token (it needs the chat:read "
+            f"{service} rejected the login ({exc}): {why} — check danmaku.oauth_token (it needs the chat:read "
             "scope) and danmaku.nick (the account's login name)",
+        )
+    if isinstance(exc, IrcChannelError):
+        return problem(
+            "channel",
+            f"the {service} channel {exc.channel!r} does not exist or is suspended ({exc}) — check the "
+            "channel name",
         )
     if isinstance(exc, IrcIdleTimeout):
         return problem("timeout", f"{service} stopped answering (no reply to our PING)")

@@ -6,18 +6,27 @@ Every message passes these steps in this fixed order; the first that rejects it 
  1. ``system``         drop system messages (``metadata.system`` true: subs, raids, notices)
  2. ``duplicate_id``   drop a message id already seen (reconnects, retried pushes)
  3. ``blocked_user``   drop users in ``blocked_users``                          [filter ``users``]
- 4. normalise          ``/me`` unwrapped, control chars/newlines -> spaces, zero-width chars removed,
-                       whitespace collapsed, trimmed
- 5. ``empty``          drop what is left empty
- 6. ``command``        drop ``!commands``                                       [filter ``commands``]
- 7. ``link``           drop links (``http(s)://``, ``www.``, bare domains) unless ``allow_links``
-                                                                                 [filter ``links``]
- 8. ``banned_keyword`` drop banned keywords (case-insensitive substring)        [filter ``keywords``]
- 9. truncate           to ``max_words`` words, then to ``max_chars`` characters (code points, never
+    ``banned_user``    drop users banned with ``!tts ban`` / the control API (always)
+ 4. emotes             Twitch emotes removed by the ``emotes`` tag's code-point positions, except names in
+                       ``emote_words``; ``emote_only`` when nothing else is left   [filter ``emotes``]
+ 5. ``trigger``        no configured trigger matches (``triggers.py``); ``!tts <text>`` -> ``<text>``
+ 6. cheermotes         ``Cheer100`` and the like removed from a message with bits
+ 7. normalise          ``/me`` unwrapped, control chars/newlines -> spaces, zero-width chars removed,
+                       whitespace collapsed, trimmed; ``empty`` when nothing is left
+ 8. ``command``        drop other ``!commands``                                 [filter ``commands``]
+ 9. ``link``           a link becomes ``link_word``, or the message is dropped (``link_action = "drop"``);
+                       ``allow_links`` keeps links as they are                  [filter ``links``]
+10. ``banned_keyword`` banned words (word boundaries, Unicode case folding): drop, or masked with
+                       ``banned_mask`` (``banned_action = "mask"``)             [filter ``keywords``]
+11. ``symbols``        character runs collapse to 3, a repeated word to 2; a line whose share of symbols
+                       is above ``max_symbol_ratio`` is dropped                 [filter ``spam``]
+12. truncate           to ``max_words`` words, then to ``max_chars`` characters (code points, never
                        bytes: CJK safe)
-10. ``cooldown``       drop a user's message within ``cooldown_s`` of their last accepted one;
+13. ``cooldown``       drop a user's message within ``cooldown_s`` of their last accepted one;
                        paid and moderator messages are exempt                   [filter ``cooldown``]
-11. ``duplicate``      drop the same text (case/space-insensitive) in the same channel within
+14. ``user_rate`` / ``user_queue``  more than ``user_messages_per_minute`` accepted in 60 s, or
+                       ``user_max_queued`` lines already waiting; paid/moderator exempt [filter ``limits``]
+15. ``duplicate``      drop the same text (case/space-insensitive) in the same channel within
                        ``dedupe_window_s`` of its last acceptance               [filter ``dedupe``]
 
 Accepted messages get a priority (explicit, else from metadata: bits/paid > moderator/broadcaster >
@@ -37,7 +46,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ishowtts.danmaku import filters
+from ishowtts.danmaku import filters, spoken, triggers
+from ishowtts.danmaku.limits import UserLimits
 from ishowtts.danmaku.message import ChatMessage, MessagePriority
 from ishowtts.danmaku.settings import DanmakuSettings
 from ishowtts.logging_setup import kv
@@ -54,6 +64,8 @@ class QueuedItem:
     priority: MessagePriority
     accepted_at: float
     seq: int = 0
+    kind: str = "chat"  # chat | bits | reward | command | manual
+    cancelled: bool = False  # removed by a moderator while in flight: never published
 
 
 @dataclass
@@ -66,7 +78,12 @@ class Decision:
 
 class Gateway:
     def __init__(self, settings: DanmakuSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings
+        self._settings = settings
+        self._banned_words = spoken.BannedWords(settings.banned_keywords)
+        self.banned_users: set[str] = set()  # case-folded logins (``!tts ban``), kept by the service
+        self.limits = UserLimits()
+        self.paused = False
+        self._last_speaker: tuple[str, str] | None = None
         self._clock = clock
         self._queues: dict[MessagePriority, deque[QueuedItem]] = {p: deque() for p in MessagePriority}
         self._size = 0
@@ -83,21 +100,35 @@ class Gateway:
         self.dropped: dict[str, int] = {p.name.lower(): 0 for p in MessagePriority}
         self.dispatched = 0
 
+    @property
+    def settings(self) -> DanmakuSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: DanmakuSettings) -> None:
+        self._settings = value
+        self._banned_words = spoken.BannedWords(value.banned_keywords)
+
     # ---- ingestion -------------------------------------------------------------------------
     def submit(self, msg: ChatMessage) -> Decision:
         """Filter ``msg`` and queue it; never blocks. Must be called from one thread (the event loop)."""
         self.received += 1
-        reason, text = self._filter(msg)
+        reason, text, kind = self._filter(msg)
         if reason is not None:
             self.filtered[reason] = self.filtered.get(reason, 0) + 1
             return Decision(False, reason)
         now = self._clock()
         prio = msg.priority if msg.priority is not None else self.classify(msg)
-        if "cooldown" in self.settings.filters and self.settings.cooldown_s > 0:
+        s = self.settings
+        if "cooldown" in s.filters and s.cooldown_s > 0:
             if prio > MessagePriority.MODERATOR:
                 last = self._last_by_user.get(msg.user_key)
-                if last is not None and now - last < self.settings.cooldown_s:
+                if last is not None and now - last < s.cooldown_s:
                     return self._reject("cooldown")
+        if "limits" in s.filters and prio > MessagePriority.MODERATOR:
+            why = self.limits.check(msg.user_key, now, s.user_messages_per_minute, s.user_max_queued)
+            if why is not None:
+                return self._reject(why)
         key = (msg.channel.casefold(), filters.dedupe_key(text))
         if "dedupe" in self.settings.filters and self.settings.dedupe_window_s > 0:
             last = self._last_by_text.get(key)
@@ -109,12 +140,13 @@ class Gateway:
         self._last_by_text[key] = now
         self._prune(now)
         self._seq += 1
-        item = QueuedItem(msg, text, prio, now, self._seq)
+        item = QueuedItem(msg, text, prio, now, self._seq, kind)
         dropped = self._make_room(item)
         if dropped and dropped[0] is item:
             return Decision(False, "queue_full", None, dropped)
         self._queues[prio].append(item)
         self._size += 1
+        self.limits.accepted(msg.user_key, now)
         self.accepted += 1
         if self._available is not None:
             self._available.set()
@@ -124,27 +156,54 @@ class Gateway:
         self.filtered[reason] = self.filtered.get(reason, 0) + 1
         return Decision(False, reason)
 
-    def _filter(self, msg: ChatMessage) -> tuple[str | None, str]:
+    def _filter(self, msg: ChatMessage) -> tuple[str | None, str, str]:
+        """(reason or None, the text to speak, the kind of line)."""
         s = self.settings
         if msg.metadata.get("system"):
-            return "system", ""
+            return "system", "", ""
         if msg.id in self._seen_ids:
-            return "duplicate_id", ""
+            return "duplicate_id", "", ""
+        names = {msg.username.casefold(), msg.display_name.casefold()}
         if "users" in s.filters and s.blocked_users:
-            names = {msg.username.casefold(), msg.display_name.casefold()}
             if any(u.casefold() in names for u in s.blocked_users):
-                return "blocked_user", ""
-        text = filters.normalise(msg.text)
+                return "blocked_user", "", ""
+        if self.banned_users and names & self.banned_users:
+            return "banned_user", "", ""
+        raw = spoken.unwrap_action(msg.text)
+        removed = 0
+        spans = msg.metadata.get("emotes")
+        if "emotes" in s.filters and isinstance(spans, list) and spans:
+            raw, removed = spoken.strip_emotes(raw, _spans(spans), s.emote_words)
+        kind, raw = triggers.match(msg, s, raw)
+        if kind is None:
+            return "trigger", "", ""
+        if msg.metadata.get("manual"):
+            kind = "manual"
+        if triggers.bits_of(msg):
+            raw = spoken.strip_cheermotes(raw)
+        text = filters.normalise(raw)
         if not text:
-            return "empty", ""
-        if "commands" in s.filters and filters.is_command(text):
-            return "command", ""
-        if "links" in s.filters and not s.allow_links and filters.has_link(text):
-            return "link", ""
-        if "keywords" in s.filters and filters.banned_keyword(text, s.banned_keywords) is not None:
-            return "banned_keyword", ""
+            return ("emote_only" if removed else "empty"), "", ""
+        if "commands" in s.filters and kind != "command" and filters.is_command(text):
+            return "command", "", ""
+        if "links" in s.filters and not s.allow_links and spoken.has_link(text):
+            if s.link_action == "drop":
+                return "link", "", ""
+            text = spoken.replace_links(text, s.link_word)
+        if "keywords" in s.filters and self._banned_words:
+            if s.banned_action == "drop":
+                if self._banned_words.search(text) is not None:
+                    return "banned_keyword", "", ""
+            else:
+                text, _ = self._banned_words.mask(text, s.banned_mask)
+        if "spam" in s.filters:
+            text = spoken.collapse_spam(text)
+            if spoken.symbol_ratio(text) > s.max_symbol_ratio:
+                return "symbols", "", ""
         text = filters.truncate_chars(filters.truncate_words(text, s.max_words), s.max_chars)
-        return None, text
+        if not text:
+            return "empty", "", ""
+        return None, text, kind
 
     def classify(self, msg: ChatMessage) -> MessagePriority:
         md = msg.metadata
@@ -183,6 +242,7 @@ class Gateway:
         else:
             victim = self._queues[lowest].popleft()
             self._size -= 1
+            self.limits.left_queue(victim.message.user_key)
         self.dropped[victim.priority.name.lower()] += 1
         log.warning(
             "danmaku queue full: dropped message",
@@ -206,13 +266,38 @@ class Gateway:
             if q:
                 self._size -= 1
                 self.dispatched += 1
-                return q.popleft()
+                item = q.popleft()
+                self.limits.left_queue(item.message.user_key)
+                return item
         return None
+
+    def remove_where(self, pred: Callable[[QueuedItem], bool]) -> list[QueuedItem]:
+        """Take every queued item matching ``pred`` out of the queue (moderation, cancel, clear)."""
+        removed: list[QueuedItem] = []
+        for p, q in self._queues.items():
+            if not q:
+                continue
+            keep: deque[QueuedItem] = deque()
+            for it in q:
+                if pred(it):
+                    removed.append(it)
+                    self.limits.left_queue(it.message.user_key)
+                else:
+                    keep.append(it)
+            self._queues[p] = keep
+        self._size -= len(removed)
+        return removed
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused and self._available is not None:
+            self._available.set()
 
     def requeue_front(self, item: QueuedItem) -> None:
         """Put an item back at the head of its class (synthesis was refused; it is retried, not lost)."""
         self._queues[item.priority].appendleft(item)
         self._size += 1
+        self.limits.accepted(item.message.user_key, self._clock())
         self.dispatched -= 1
         if self._available is not None:
             self._available.set()
@@ -222,8 +307,12 @@ class Gateway:
         if self._available is None:
             self._available = asyncio.Event()
         while True:
+            if self.paused:
+                self._available.clear()
+                await self._available.wait()
+                continue
             await self._wait_token()
-            item = self.pop_nowait()
+            item = None if self.paused else self.pop_nowait()
             if item is not None:
                 self._tokens -= 1.0
                 return item
@@ -245,6 +334,11 @@ class Gateway:
 
     def render(self, item: QueuedItem) -> str:
         m = item.message
+        speaker = m.user_key
+        same = self._last_speaker == speaker
+        self._last_speaker = speaker
+        if same and self.settings.template_on_change:
+            return item.text
         return self.settings.template.format_map(
             {"username": m.display_name, "text": item.text, "channel": m.channel, "platform": m.platform}
         )
@@ -260,4 +354,17 @@ class Gateway:
             "filtered": dict(sorted(self.filtered.items())),
             "dropped": dict(self.dropped),
             "dropped_total": sum(self.dropped.values()),
+            "paused": self.paused,
         }
+
+
+def _spans(raw: list[object]) -> list[tuple[int, int]]:
+    """``metadata.emotes`` ([[start, end_exclusive], ...], from the IRC tags or a pushing bot) as checked
+    spans; anything malformed is skipped."""
+    out = []
+    for sp in raw[:1000]:
+        if isinstance(sp, (list, tuple)) and len(sp) == 2 and all(type(v) is int and v >= 0 for v in sp):
+            if sp[0] < sp[1]:
+                out.append((int(sp[0]), int(sp[1])))
+    out.sort()
+    return out

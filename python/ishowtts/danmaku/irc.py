@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ishowtts.danmaku.message import ChatMessage
+from ishowtts.danmaku.message import ChatEvent, ChatMessage
+from ishowtts.danmaku.spoken import parse_emotes
 
 _TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _CHANNEL_RE = re.compile(r"^[a-z0-9_]{1,25}$")
@@ -133,7 +134,7 @@ def privmsg_to_message(line: IrcLine, platform: str = "twitch") -> ChatMessage |
     if line.command != "PRIVMSG" or len(line.params) < 2 or not line.params[0].startswith("#"):
         return None
     t = line.tags
-    login = line.nick or t.get("login") or "unknown"
+    login = (line.nick or t.get("login") or "unknown").lower()
     md: dict[str, object] = {}
     if t.get("display-name"):
         md["display_name"] = t["display-name"]
@@ -142,8 +143,15 @@ def privmsg_to_message(line: IrcLine, platform: str = "twitch") -> ChatMessage |
     badges = _badges(t.get("badges", ""))
     if badges:
         md["badges"] = badges
-    if t.get("bits", "").isdigit():
-        md["bits"] = int(t["bits"])
+    bits = t.get("bits", "")
+    if bits.isascii() and bits.isdigit() and len(bits) < 10:  # "abc", "-5", "１００": ignored, never raised
+        md["bits"] = int(bits)
+    if t.get("emotes"):
+        spans = parse_emotes(t["emotes"])
+        if spans:
+            md["emotes"] = [list(sp) for sp in spans]
+    if t.get("vip") == "1" or "vip" in badges:
+        md["vip"] = True
     if t.get("first-msg") == "1":
         md["first_msg"] = True
     if t.get("mod") == "1":
@@ -166,6 +174,7 @@ def privmsg_to_message(line: IrcLine, platform: str = "twitch") -> ChatMessage |
     kwargs: dict[str, object] = {}
     if t.get("id"):
         kwargs["id"] = t["id"]
+        md["msg_id"] = t["id"]
     if "sent_ts_ms" in md:
         kwargs["timestamp"] = int(md["sent_ts_ms"]) / 1000.0  # type: ignore[arg-type]
     return ChatMessage(
@@ -177,3 +186,19 @@ def privmsg_to_message(line: IrcLine, platform: str = "twitch") -> ChatMessage |
         metadata=md,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def moderation_event(line: IrcLine) -> ChatEvent | None:
+    """Twitch ``CLEARMSG #chan`` (tag ``target-msg-id``) and ``CLEARCHAT #chan [:user]`` as a
+    :class:`ChatEvent`; None for anything else or a malformed line."""
+    if line.command not in ("CLEARMSG", "CLEARCHAT") or not line.params or not line.params[0].startswith("#"):
+        return None
+    channel = line.params[0][1:].lower()
+    if line.command == "CLEARMSG":
+        target = line.tags.get("target-msg-id")
+        if not target:
+            return None
+        login = line.tags.get("login") or None
+        return ChatEvent("clearmsg", channel, user=login.lower() if login else None, target_id=target)
+    user = line.params[1].strip().lower() if len(line.params) > 1 and line.params[1].strip() else None
+    return ChatEvent("clearchat", channel, user=user)

@@ -59,6 +59,27 @@ class ChatMessage:
         return user_color(self.username)
 
 
+@dataclass(frozen=True)
+class ChatEvent:
+    """Something a chat source reports besides a message.
+
+    ``clearmsg``  a moderator deleted the message ``target_id`` (Twitch ``CLEARMSG``);
+    ``clearchat`` a user was timed out or banned (``user`` set), or the whole chat was cleared (``user``
+      None) (Twitch ``CLEARCHAT``);
+    ``problem``   the connection failed: ``code`` (auth | connect | channel | nick), ``message`` in plain
+      words, ``detail`` the raw error;
+    ``problem_clear`` the condition behind the last problem is gone (logged in, channel joined).
+    """
+
+    kind: str
+    channel: str = ""
+    user: str | None = None
+    target_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    detail: str | None = None
+
+
 def user_color(username: str) -> str:
     """A readable colour that is always the same for one user (HSL hue from a hash)."""
     h = int.from_bytes(hashlib.blake2s(username.casefold().encode(), digest_size=2).digest(), "little")

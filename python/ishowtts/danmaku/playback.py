@@ -6,7 +6,14 @@ Each connected page has its own bounded queue (a stalled page loses its oldest c
 slows the others). When the last page disconnects, clips it had not yet received go back to pending.
 
 Wire format of a WebSocket frame: ``u32 little-endian header length | JSON header | audio bytes`` with the
-header ``{id, platform, channel, username, display_text, color, format, sample_rate, duration_s}``.
+header ``{id, msg_id, user, voice, kind, platform, channel, username, display_text, color, format,
+sample_rate, duration_s}``.
+
+Control events (WebSocket text frames, SSE ``event: control``; ``/work/danmaku_protocol.md``) go to every
+connected page and are never dropped for a slow page: ``skip``, ``remove`` (``id``), ``clear``, ``state``
+(``paused``, ``queued``; sent on connect and on every change, coalesced while a page lags), ``error``
+(``code``, ``message``; sent on connect while it holds) and ``error_clear``. ``remove`` and ``clear`` also
+drop the clips concerned from the pending backlog and from every page's buffer on the server side.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import struct
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from ishowtts.logging_setup import kv
 
@@ -47,31 +55,58 @@ def parse_frame(frame: bytes) -> tuple[dict[str, object], bytes]:
     return json.loads(frame[4 : 4 + n].decode()), frame[4 + n :]
 
 
+Control = dict[str, Any]
+
+
 @dataclass
 class Subscriber:
-    queue: deque[Clip]
-    limit: int
+    queue: deque[Clip | Control]
+    limit: int  # clips buffered; control events do not count and are never dropped
     event: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: int = 0
     closed: bool = False
+    clips: int = 0
 
-    async def get(self) -> Clip:
+    async def get(self) -> Clip | Control:
         while not self.queue:
             if self.closed:
                 raise ConnectionError("subscription closed")
             self.event.clear()
             await self.event.wait()
-        return self.queue.popleft()
+        item = self.queue.popleft()
+        if isinstance(item, Clip):
+            self.clips -= 1
+        return item
 
     def put(self, clip: Clip) -> int:
         dropped = 0
-        while len(self.queue) >= self.limit:
-            self.queue.popleft()
+        while self.clips >= self.limit:
+            for i, old in enumerate(self.queue):
+                if isinstance(old, Clip):
+                    del self.queue[i]
+                    break
+            self.clips -= 1
             dropped += 1
         self.queue.append(clip)
+        self.clips += 1
         self.dropped += dropped
         self.event.set()
         return dropped
+
+    def put_control(self, ev: Control) -> None:
+        if ev.get("type") == "state" and self.queue and isinstance(self.queue[-1], dict):
+            if self.queue[-1].get("type") == "state":  # a lagging page only needs the latest state
+                self.queue[-1] = ev
+                return
+        self.queue.append(ev)
+        self.event.set()
+
+    def drop_clips(self, pred: Any) -> int:
+        keep = deque(x for x in self.queue if not (isinstance(x, Clip) and pred(x)))
+        n = len(self.queue) - len(keep)
+        self.queue = keep
+        self.clips -= n
+        return n
 
 
 class PlaybackHub:
@@ -84,6 +119,9 @@ class PlaybackHub:
         self.published = 0
         self.dropped_pending = 0
         self.dropped_slow_client = 0
+        self.controls = 0
+        self._state: Control = {"type": "state", "paused": False, "queued": 0}
+        self._error: Control | None = None
 
     def publish(self, clip: Clip) -> None:
         self.published += 1
@@ -103,9 +141,57 @@ class PlaybackHub:
             self.dropped_pending += 1
             log.warning("danmaku playback backlog full: dropped oldest clip", extra=kv(backlog=self.backlog))
 
+    # ---- control events ----------------------------------------------------------------------
+    def control(self, ev: Control) -> None:
+        """Send a control event to every connected page."""
+        self.controls += 1
+        for sub in self._subs:
+            sub.put_control(dict(ev))
+
+    def skip(self) -> None:
+        self.control({"type": "skip"})
+
+    def remove(self, clip_id: str) -> None:
+        """Drop the clip wherever it still waits on the server, and tell the pages (stop it if playing)."""
+        self._drop(lambda c: c.header.get("id") == clip_id)
+        self.control({"type": "remove", "id": clip_id})
+
+    def clear(self) -> None:
+        self._drop(lambda c: True)
+        self.control({"type": "clear"})
+
+    def _drop(self, pred: Any) -> None:
+        self._pending = deque(c for c in self._pending if not pred(c))
+        for sub in self._subs:
+            sub.drop_clips(pred)
+
+    def set_state(self, *, paused: bool, queued: int) -> None:
+        state = {"type": "state", "paused": paused, "queued": queued}
+        if state != self._state:
+            self._state = state
+            self.control(state)
+
+    def set_error(self, code: str, message: str) -> None:
+        ev = {"type": "error", "code": code, "message": message}
+        if ev != self._error:
+            self._error = ev
+            self.control(ev)
+
+    def clear_error(self) -> None:
+        if self._error is not None:
+            self._error = None
+            self.control({"type": "error_clear"})
+
+    @property
+    def error(self) -> Control | None:
+        return self._error
+
     def subscribe(self) -> Subscriber:
-        """A new page: it receives the pending clips (then cleared), then live ones."""
+        """A new page: the current state (and error), the pending clips (then cleared), then live ones."""
         sub = Subscriber(deque(), self.backlog)
+        sub.put_control(dict(self._state))
+        if self._error is not None:
+            sub.put_control(dict(self._error))
         for clip in self._pending:
             sub.put(clip)
         self._pending.clear()
@@ -119,7 +205,8 @@ class PlaybackHub:
         sub.event.set()
         if not self._subs:
             for clip in sub.queue:  # not yet received by anyone: keep it for the next page
-                self._add_pending(clip)
+                if isinstance(clip, Clip):
+                    self._add_pending(clip)
         sub.queue.clear()
 
     def close_all(self) -> None:
@@ -143,4 +230,5 @@ class PlaybackHub:
             "published": self.published,
             "dropped_pending": self.dropped_pending,
             "dropped_slow_client": self.dropped_slow_client,
+            "controls": self.controls,
         }

@@ -5,8 +5,13 @@
 ``POST /api/danmaku/stop``    ``{platform?, channel?}`` (no body: everything) -> 200 ``{stopped: [...]}``
 ``GET  /api/danmaku/status``  connected channels, queue depth, dropped counts, synthesis, playback
 ``POST /api/danmaku/enqueue`` a normalised message -> 202 accepted / 204 filtered (``X-Danmaku-Filtered``)
-``WS   /api/danmaku/stream``  binary frames ``u32 LE header length | JSON header | WAV bytes``
-``GET  /api/danmaku/events``  SSE ``event: clip`` with the header fields plus ``audio_base64``
+``WS   /api/danmaku/stream``  binary frames ``u32 LE header length | JSON header | WAV bytes``; text frames:
+                              JSON control events (skip, remove, clear, state, error, error_clear)
+``GET  /api/danmaku/events``  SSE ``event: clip`` (header fields plus ``audio_base64``), ``event: control``
+``POST /api/danmaku/control`` ``{action: skip|pause|resume|clear|ban|unban, user?}``
+``GET  /api/danmaku/voices``  sticky per-user voices, the pool, the default and the ``!voice`` choices
+``PUT|DELETE /api/danmaku/voices/{login}``  assign (``{voice}``) or forget a viewer's voice
+``GET|PUT /api/danmaku/settings``  the trigger/filter settings (``[danmaku]`` key names; PUT: some of them)
 
 Browsers cannot put an ``Authorization`` header on a WebSocket or an EventSource, so when an API key is
 given the two streaming routes also accept it as ``?api_key=...``.
@@ -17,17 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Body, Path, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ishowtts.danmaku.irc import normalise_channel
 from ishowtts.danmaku.message import ChatMessage, MessagePriority
+from ishowtts.danmaku.playback import Clip
 from ishowtts.danmaku.service import DanmakuError, DanmakuService
 from ishowtts.logging_setup import kv
 
@@ -58,6 +65,18 @@ class EnqueueRequest(BaseModel):
     text: str = Field(..., max_length=4000)
     metadata: dict[str, Any] | None = None
     timestamp: float | None = None
+
+
+class ControlRequest(BaseModel):
+    action: str = Field(..., pattern=r"^(skip|pause|resume|clear|ban|unban)$")
+    user: str | None = Field(None, max_length=100)
+
+
+class VoiceRequest(BaseModel):
+    voice: str = Field(..., min_length=1, max_length=64)
+
+
+_LOGIN = r"^@?[A-Za-z0-9_]{1,100}$"
 
 
 def _bad_request(message: str) -> JSONResponse:
@@ -117,8 +136,10 @@ def build_router(service: DanmakuService, *, api_key: str | None = None) -> APIR
         except ValueError as exc:
             return _bad_request(str(exc))
         fields: dict[str, Any] = {}
+        metadata = dict(req.metadata or {})
         if req.id:
             fields["id"] = req.id
+            metadata.setdefault("msg_id", req.id)
         if req.timestamp is not None:
             fields["timestamp"] = req.timestamp
         msg = ChatMessage(
@@ -128,7 +149,7 @@ def build_router(service: DanmakuService, *, api_key: str | None = None) -> APIR
             text=req.text,
             user_id=req.user_id,
             priority=prio,
-            metadata=dict(req.metadata or {}),
+            metadata=metadata,
             **fields,
         )
         try:
@@ -180,13 +201,20 @@ def build_router(service: DanmakuService, *, api_key: str | None = None) -> APIR
                         await getter
                     break
                 try:
-                    clip = getter.result()
+                    item = getter.result()
                 except ConnectionError:  # hub closed (server stopping)
                     break
+                if not isinstance(item, Clip):  # a control event
+                    try:
+                        await ws.send_text(json.dumps(item, ensure_ascii=False))
+                    except Exception:
+                        break
+                    continue
                 try:
-                    await ws.send_bytes(clip.frame())
+                    await ws.send_bytes(item.frame())
                 except Exception:
-                    sub.queue.appendleft(clip)  # not delivered: keep it for the next page
+                    sub.queue.appendleft(item)  # not delivered: keep it for the next page
+                    sub.clips += 1
                     break
         finally:
             watcher.cancel()
@@ -207,7 +235,7 @@ def build_router(service: DanmakuService, *, api_key: str | None = None) -> APIR
                 last = time.monotonic()
                 while True:
                     try:
-                        clip = await asyncio.wait_for(sub.get(), 1.0)
+                        item = await asyncio.wait_for(sub.get(), 1.0)
                     except asyncio.TimeoutError:
                         if await request.is_disconnected():
                             return
@@ -218,7 +246,10 @@ def build_router(service: DanmakuService, *, api_key: str | None = None) -> APIR
                     except ConnectionError:
                         return
                     last = time.monotonic()
-                    yield f"event: clip\nid: {clip.header.get('id', '')}\ndata: {clip.sse_data()}\n\n"
+                    if isinstance(item, Clip):
+                        yield f"event: clip\nid: {item.header.get('id', '')}\ndata: {item.sse_data()}\n\n"
+                    else:
+                        yield f"event: control\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
             finally:
                 service.hub.unsubscribe(sub)
 
@@ -227,5 +258,42 @@ def build_router(service: DanmakuService, *, api_key: str | None = None) -> APIR
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    @router.post("/control")
+    async def control(req: ControlRequest) -> Any:
+        try:
+            result = service.control(req.action, req.user)
+        except DanmakuError as exc:
+            return _bad_request(str(exc))
+        return {**result, "paused": service.gateway.paused, "queued": len(service.gateway)}
+
+    @router.get("/voices")
+    async def voices() -> Any:
+        return service.voices_info()
+
+    @router.put("/voices/{login}")
+    async def put_voice(login: Annotated[str, Path(pattern=_LOGIN)], req: VoiceRequest) -> Any:
+        try:
+            service.assign_voice(login.lstrip("@"), req.voice.strip())
+        except DanmakuError as exc:
+            return _bad_request(str(exc))
+        return service.voices_info()
+
+    @router.delete("/voices/{login}")
+    async def delete_voice(login: Annotated[str, Path(pattern=_LOGIN)]) -> Any:
+        if not service.voices.remove(login.lstrip("@")):
+            return JSONResponse({"detail": f"no voice assigned to {login!r}"}, status_code=404)
+        return service.voices_info()
+
+    @router.get("/settings")
+    async def get_settings() -> Any:
+        return service.settings.editable_dict()
+
+    @router.put("/settings")
+    async def put_settings(changes: Annotated[dict[str, Any], Body()]) -> Any:
+        try:
+            return service.update_settings(changes)
+        except DanmakuError as exc:
+            return _bad_request(str(exc))
 
     return router

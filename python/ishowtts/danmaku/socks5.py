@@ -7,6 +7,8 @@ import ipaddress
 import struct
 from urllib.parse import unquote, urlsplit
 
+from ishowtts.danmaku.streams import KeepingReader, open_connection
+
 
 class Socks5Error(ConnectionError):
     pass
@@ -96,9 +98,9 @@ async def socks5_handshake(
 
 async def open_connection_via_socks5(
     proxy_url: str, host: str, port: int, *, timeout: float = 15.0
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+) -> tuple[KeepingReader, asyncio.StreamWriter]:
     phost, pport, user, pw = parse_proxy_url(proxy_url)
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(phost, pport), timeout)
+    reader, writer = await asyncio.wait_for(open_connection(phost, pport), timeout)
     try:
         await asyncio.wait_for(socks5_handshake(reader, writer, host, port, user, pw), timeout)
     except BaseException:

@@ -2,9 +2,11 @@
 
 One connection joins any number of channels. Login is anonymous (``justinfan`` + 8 random digits,
 read-only) unless an OAuth token is configured (``oauth:...``, ``#access_token=...`` or ``Bearer ...``,
-with the account's login as ``nick``). On connect: ``CAP REQ :twitch.tv/tags twitch.tv/commands
-twitch.tv/membership``, ``PASS``, ``NICK``, ``USER``, ``CAP END``; after the welcome (001) every wanted
-channel is joined. ``PING`` is answered with ``PONG``; silence for ``idle_timeout_s`` sends our own
+with the account's login as ``nick``). On connect, in one write: ``CAP REQ :twitch.tv/tags
+twitch.tv/commands twitch.tv/membership``, ``PASS``, ``NICK``, ``USER``, ``CAP END``; after the welcome
+(001) every wanted channel is joined. When the connection is lost (a reset, a failed write) the lines
+received before are still handled first (``streams.py``), so a server that refuses the login and hangs up
+at once is reported as the refused login, not as a dropped connection. ``PING`` is answered with ``PONG``; silence for ``idle_timeout_s`` sends our own
 ``PING`` and a second silent period drops the connection. Any error, ``RECONNECT`` or server close leads
 to a reconnect after an exponential backoff with jitter (reset after a successful login). Host and port
 come from settings (tests use a local ngircd); an optional SOCKS5 proxy is used for the TCP connection.
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ishowtts.danmaku.errors import (
+    IrcChannelError,
     IrcClosedError,
     IrcIdleTimeout,
     IrcLoginError,
@@ -39,20 +42,23 @@ from ishowtts.danmaku.errors import (
 )
 from ishowtts.danmaku.irc import (
     IrcLine,
+    moderation_event,
     normalise_channel,
     normalise_oauth_token,
     parse_line,
     privmsg_to_message,
 )
-from ishowtts.danmaku.message import ChatMessage
+from ishowtts.danmaku.message import ChatEvent, ChatMessage
 from ishowtts.danmaku.settings import DanmakuSettings
 from ishowtts.danmaku.socks5 import open_connection_via_socks5
+from ishowtts.danmaku.streams import KeepingReader, open_connection
 from ishowtts.logging_setup import kv
 
 log = logging.getLogger(__name__)
 
 CAPS = "twitch.tv/tags twitch.tv/commands twitch.tv/membership"
 _LOGIN_FAILURES = ("login authentication failed", "improperly formatted auth", "login unsuccessful")
+_NO_CHANNEL = ("msg_channel_suspended", "msg_channel_not_found")  # NOTICE msg-id after a JOIN
 _BAD_PASSWORD = ("password", "access denied", "authentication")
 _CONNECT_TIMEOUT_S = 15.0
 MAX_NICK_TRIES = 5  # nicknames offered per connection before giving up with IrcNickError
@@ -74,9 +80,11 @@ class TwitchIrcClient:
         on_message: Callable[[ChatMessage], None],
         *,
         rng: random.Random | None = None,
+        on_event: Callable[[ChatEvent], None] | None = None,
     ) -> None:
         self.settings = settings
         self._on_message = on_message
+        self._on_event = on_event
         self._rng = rng or random.Random()
         self._short_nick = False  # the server refused the long anonymous form (432)
         self._nick_rejections: list[tuple[str, str]] = []
@@ -91,8 +99,10 @@ class TwitchIrcClient:
         self.pings_answered = 0
         self.last_error: str | None = None  # the raw error (kept for logs); ``problem`` has plain words
         self.problem: Problem | None = None
+        self._refused_channel: str | None = None  # the channel a "channel" problem is about
         self.connected_since: float | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._write_error: OSError | None = None  # a failed write: raised once the lines received are read
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._registered = False
@@ -133,6 +143,9 @@ class TwitchIrcClient:
         if self._registered and name in self.joined:
             await self._send_quiet(f"PART #{name}")
         self.joined.discard(name)
+        if self.problem is not None and self.problem.kind == "channel" and self._refused_channel == name:
+            self.problem = self.last_error = None  # no longer wanted: its problem is gone
+            self._report(None)
         return name
 
     def status(self) -> dict[str, object]:
@@ -201,8 +214,22 @@ class TwitchIrcClient:
             connect_timeout_s=_CONNECT_TIMEOUT_S,
         )
         self.last_error = self.problem.detail
+        self._report(self.problem)
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    def _report(self, problem: Problem | None) -> None:
+        """Tell the service (player banners) about a new problem, or that the last one is gone."""
+        if self._on_event is None:
+            return
+        if problem is None:
+            event = ChatEvent("problem_clear")
+        else:
+            event = ChatEvent("problem", code=problem.code, message=problem.message, detail=problem.detail)
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("danmaku event handler failed")
+
+    async def _connect(self) -> tuple[KeepingReader, asyncio.StreamWriter]:
         host, port = self.settings.twitch_host, self.settings.twitch_port
         lookup = urlsplit(self.settings.socks5_proxy).hostname if self.settings.socks5_proxy else host
         if lookup and never_resolves(lookup):  # RFC 6761: fail at once, ask no resolver
@@ -211,23 +238,20 @@ class TwitchIrcClient:
             return await open_connection_via_socks5(
                 self.settings.socks5_proxy, host, port, timeout=_CONNECT_TIMEOUT_S
             )
-        return await asyncio.wait_for(asyncio.open_connection(host, port), _CONNECT_TIMEOUT_S)
+        return await asyncio.wait_for(open_connection(host, port), _CONNECT_TIMEOUT_S)
 
     async def _session(self) -> None:
         """One connection, from connect to the first error (always raises; the loop reconnects)."""
         self.state = "connecting"
         reader, writer = await self._connect()
         self._writer = writer
+        self._write_error = None
         self.connects += 1
         self._nick_rejections = []
         if self.token is None and self._short_nick and len(self.nick) > SHORT_NICK_LEN:
             self.nick = self._anonymous_nick()
-        await self._send(f"CAP REQ :{CAPS}")
-        if self.token:
-            await self._send(f"PASS {self.token}")
-        await self._send(f"NICK {self.nick}")
-        await self._send(f"USER {self.nick} 8 * :{self.nick}")
-        await self._send("CAP END")
+        login = [f"CAP REQ :{CAPS}", *([f"PASS {self.token}"] if self.token else []), f"NICK {self.nick}"]
+        await self._send(*login, f"USER {self.nick} 8 * :{self.nick}", "CAP END")
         ping_pending = False
         while True:
             try:
@@ -238,8 +262,8 @@ class TwitchIrcClient:
                 ping_pending = True
                 await self._send("PING :ishowtts")
                 continue
-            if not raw:
-                raise IrcClosedError("")
+            if not raw:  # every line received has been handled: now the loss itself
+                raise reader.lost or self._write_error or IrcClosedError("")
             ping_pending = False
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not text:
@@ -262,7 +286,9 @@ class TwitchIrcClient:
             self.state = "connected"
             self.connected_since = time.time()
             self.last_error = None
-            self.problem = None
+            had_problem, self.problem = self.problem, None
+            if had_problem is not None:
+                self._report(None)
             log.info("twitch irc logged in", extra=kv(nick=self.nick, channels=",".join(sorted(self.wanted))))
             if self.wanted:
                 await self._send("JOIN " + ",".join(f"#{c}" for c in sorted(self.wanted)))
@@ -280,12 +306,33 @@ class TwitchIrcClient:
                 if cmd == "JOIN":
                     self.joined.add(name)
                     log.info("twitch irc joined", extra=kv(channel=name))
+                    if self.problem is not None and self.problem.kind == "channel":
+                        self.problem = self.last_error = None
+                        self._report(None)
                 else:
                     self.joined.discard(name)
+        elif cmd in ("CLEARMSG", "CLEARCHAT"):
+            event = moderation_event(line)
+            if event is not None and event.channel in self.wanted and self._on_event is not None:
+                try:
+                    self._on_event(event)
+                except Exception:
+                    log.exception("danmaku event handler failed")
         elif cmd == "NOTICE" and line.params:
             notice = line.params[-1]
             if any(s in notice.lower() for s in _LOGIN_FAILURES):
                 raise IrcLoginError(notice)
+            if line.tags.get("msg-id") in _NO_CHANNEL and line.params[0].startswith("#"):
+                channel = self._refused_channel = line.params[0][1:].lower()
+                self.problem = explain(
+                    IrcChannelError(channel, notice),
+                    host=self.settings.twitch_host,
+                    port=self.settings.twitch_port,
+                )
+                self.last_error = self.problem.detail
+                log.error("twitch irc channel refused", extra=kv(channel=channel, notice=notice[:200]))
+                self._report(self.problem)
+                return
             log.info("twitch irc notice", extra=kv(notice=notice[:200]))
         elif cmd == "RECONNECT":
             log.info("twitch irc asked us to reconnect")
@@ -321,13 +368,18 @@ class TwitchIrcClient:
         return f"justinfan{self._rng.randint(10_000_000, 99_999_999)}"  # Twitch's anonymous form
 
     # ---- io --------------------------------------------------------------------------------
-    async def _send(self, line: str) -> None:
+    async def _send(self, *lines: str) -> None:
+        """Send the lines in one write. A failed write is kept, not raised: the connection is lost, and the
+        session raises it once it has handled the lines received before (they may say why)."""
         if self._writer is None:
             raise ConnectionError("not connected")
-        if "\r" in line or "\n" in line:
+        if any("\r" in line or "\n" in line for line in lines):
             raise ValueError("IRC line must not contain CR/LF")
-        self._writer.write(line.encode("utf-8") + b"\r\n")
-        await self._writer.drain()
+        self._writer.write(b"".join(line.encode("utf-8") + b"\r\n" for line in lines))
+        try:
+            await self._writer.drain()
+        except OSError as exc:
+            self._write_error = self._write_error or exc
 
     async def _send_quiet(self, line: str) -> None:
         with contextlib.suppress(Exception):

@@ -198,7 +198,11 @@ def _include_danmaku(app: FastAPI, state: AppState) -> None:
         return result.audio, result.sample_rate
 
     service: Any = DanmakuService(
-        settings, synthesize, encode_wav, voice_exists=lambda vid: vid in state.store
+        settings,
+        synthesize,
+        encode_wav,
+        voice_exists=lambda vid: vid in state.store,
+        state_path=state.config.server.data_dir / "danmaku_state.json",  # sticky voices, bans, page settings
     )
     state.extras["danmaku"] = service
     state.metrics.registry.register(DanmakuCollector(service))

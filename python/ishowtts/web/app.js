@@ -1,5 +1,6 @@
 // iShowTTS web page: TTS box with history, live chat read-aloud player, voice settings, health.
-// Plain browser JavaScript, no build step. Talks to the server's /api/* routes; when an API key is set
+// Plain browser JavaScript, no build step. The chat player and its channel are player.js (shared with the
+// OBS overlay); the chat rules card (triggers, bans, per-user voices) is chat_rules.js. Talks to the server's /api/* routes; when an API key is set
 // (stored in localStorage) it goes out as "Authorization: Bearer <key>" (and ?api_key= on the WebSocket,
 // which cannot carry headers).
 "use strict";
@@ -85,12 +86,7 @@
     $("error-text").textContent = "";
   }
 
-  function b64ToBlob(b64, type) {
-    const bin = atob(b64);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    return new Blob([bytes], { type });
-  }
+  const { ClipPlayer, connect, b64ToBlob, sourceActive } = window.IShowPlayer;
 
   function playElement(el) {
     const p = el.play();
@@ -309,71 +305,17 @@
   }
 
   // ---------------------------------------------------------------- danmaku playback queue
-  // One <audio> element plays clips strictly one after another: a new clip is appended to the queue
-  // and never interrupts the one playing. Skip ends the current clip early.
-  class PlaybackQueue {
-    constructor(el) {
-      this.el = el;
-      this.items = [];
-      this.current = null;
-      this.played = []; // {id, started, ended, skipped} for the page's own diagnostics and tests
-      el.addEventListener("ended", () => this._finish(false));
-      el.addEventListener("error", () => {
-        if (this.current) {
-          showError(`cannot play the clip from ${this.current.header.username}`);
-          this._finish(false);
-        }
-      });
-    }
-
-    push(item) {
-      this.items.push(item);
+  // One <audio> element plays clips strictly one after another (player.js): a new clip is appended to
+  // the queue and never interrupts the one playing; the server's control events act on it at once.
+  const queue = new ClipPlayer($("dm-audio"), {
+    onChange: (p) => {
       renderQueue();
-      if (!this.current) this._next();
-    }
-
-    skip() {
-      if (this.current) {
-        this.el.pause();
-        this._finish(true);
-      }
-    }
-
-    setVolume(v) {
-      this.el.volume = v;
-    }
-
-    _finish(skipped) {
-      const cur = this.current;
-      if (cur) {
-        const rec = this.played.find((p) => p.id === cur.header.id && p.ended === null);
-        if (rec) {
-          rec.ended = performance.now();
-          rec.skipped = skipped;
-        }
-        URL.revokeObjectURL(cur.url);
-      }
-      this.current = null;
-      this._next();
-    }
-
-    _next() {
-      const item = this.items.shift();
-      renderQueue();
-      if (!item) {
-        showNowPlaying(null);
-        return;
-      }
-      this.current = item;
-      item.url = URL.createObjectURL(item.blob);
-      this.el.src = item.url;
-      this.played.push({ id: item.header.id, text: item.header.display_text, started: performance.now(), ended: null, skipped: false });
-      showNowPlaying(item.header);
-      playElement(this.el);
-    }
-  }
-
-  const queue = new PlaybackQueue($("dm-audio"));
+      showNowPlaying(p.current ? p.current.header : null);
+      $("dm-paused").hidden = !p.paused;
+    },
+    onError: showError,
+    onBlocked: () => ($("audio-unlock").hidden = false),
+  });
 
   function userSpan(header) {
     const s = document.createElement("span");
@@ -427,79 +369,50 @@
     ul.scrollTop = ul.scrollHeight;
   }
 
-  // ---------------------------------------------------------------- danmaku WebSocket
-  let ws = null;
-  let wsRetry = 0;
-  let wsTimer = null;
-
-  function parseFrame(buf) {
-    const view = new DataView(buf);
-    const n = view.getUint32(0, true);
-    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
-    const audio = buf.slice(4 + n);
-    return { header, blob: new Blob([audio], { type: header.format || "audio/wav" }) };
-  }
-
+  // ---------------------------------------------------------------- danmaku channel
   function setWsState(text, cls) {
     const el = $("dm-ws");
     el.textContent = `player: ${text}`;
     el.className = `pill ${cls}`;
   }
 
-  let wsChecking = false;
+  // An `error` control event (or the status's last_error) as the chat panel's banner.
+  let chatError = null;
+  function showChatError(err) {
+    chatError = err && err.message ? err : null;
+    renderProblem();
+  }
 
-  async function connectStream() {
-    if (wsChecking || (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING))) return;
-    clearTimeout(wsTimer);
-    // A WebSocket handshake refused for a missing key only says "error" in the browser: ask first.
-    wsChecking = true;
-    try {
-      await api("/api/danmaku/status");
-    } catch (err) {
-      if (err.status === 401) {
-        setWsState("API key needed", "pill-bad");
-        return; // saving a key reconnects
-      }
-      if (err.status === 404) {
-        setWsState("chat read-aloud not available on this server", "pill-bad");
-        return;
-      }
-      setWsState("reconnecting", "pill-warn");
-      wsTimer = setTimeout(connectStream, Math.min(15000, 500 * 2 ** wsRetry++));
+  function onControl(ev) {
+    if (queue.control(ev)) {
+      if (ev.type === "state") document.dispatchEvent(new CustomEvent("ishowtts:state", { detail: ev }));
       return;
-    } finally {
-      wsChecking = false;
     }
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const key = apiKey();
-    const url = `${proto}//${location.host}/api/danmaku/stream${key ? "?api_key=" + encodeURIComponent(key) : ""}`;
-    setWsState("connecting", "pill-unknown");
-    ws = new WebSocket(url);
-    ws.binaryType = "arraybuffer";
-    ws.onopen = () => {
-      wsRetry = 0;
-      setWsState("connected", "pill-ok");
-    };
-    ws.onmessage = (ev) => {
-      if (!(ev.data instanceof ArrayBuffer)) return;
-      try {
-        const item = parseFrame(ev.data);
+    if (ev.type === "error") {
+      showChatError(ev);
+      refreshStatus(); // hidden again if no chat source is running (an error left over from before Stop)
+    } else if (ev.type === "error_clear") {
+      showChatError(null);
+    }
+  }
+
+  let playerChannel = null;
+  // Opens the player channel once; `fresh` drops the current connection and opens again (a new key).
+  function connectStream(fresh = false) {
+    if (playerChannel) {
+      if (fresh) playerChannel.reconnect();
+      return;
+    }
+    playerChannel = connect({
+      key: apiKey,
+      transport: params.get("transport") || "auto",
+      onClip: (item) => {
         logLine(item.header);
         queue.push(item);
-      } catch (err) {
-        showError(`bad frame from the server: ${err.message}`);
-      }
-    };
-    ws.onclose = (ev) => {
-      ws = null;
-      if (ev.code === 1008) {
-        setWsState("API key rejected", "pill-bad");
-        return; // wait for a new key
-      }
-      setWsState("reconnecting", "pill-warn");
-      const delay = Math.min(15000, 500 * 2 ** wsRetry++) * (0.5 + Math.random() / 2);
-      wsTimer = setTimeout(connectStream, delay);
-    };
+      },
+      onControl,
+      onState: setWsState,
+    });
   }
 
   // ---------------------------------------------------------------- danmaku control
@@ -514,15 +427,28 @@
     );
   }
 
-  // A chat connection failure as a banner in plain words; the raw error only under "details".
+  // A chat connection failure as a banner in plain words; the raw error only under "details". The
+  // source's own error (with the raw detail) wins over the server's last_error / error events.
+  let sourceProblem = null;
   function showDanmakuStatus(st) {
     $("dm-status").textContent = describeStatus(st);
     const src = st.sources && st.sources[0];
     const err = src && src.state !== "connected" ? src.error : null;
+    sourceProblem = err ? { ...err, retrying: src.state !== "stopped" } : null;
+    if ("last_error" in st) {
+      chatError = sourceActive(st) && st.last_error && st.last_error.message ? st.last_error : null;
+    }
+    renderProblem();
+    if (typeof st.paused === "boolean") onControl({ type: "state", paused: st.paused, queued: st.queued });
+    document.dispatchEvent(new CustomEvent("ishowtts:status", { detail: st }));
+  }
+
+  function renderProblem() {
+    const err = sourceProblem || chatError;
     $("dm-problem").hidden = !err;
     if (!err) return;
     $("dm-problem-text").textContent = err.message;
-    $("dm-problem-retry").textContent = src.state === "stopped" ? "" : "retrying automatically…";
+    $("dm-problem-retry").textContent = sourceProblem && sourceProblem.retrying ? "retrying automatically…" : "";
     $("dm-problem-detail").textContent = err.detail || "";
   }
 
@@ -690,13 +616,13 @@
       else localStorage.removeItem(KEY_STORE);
       clearError();
       loadVoices();
-      if (ws) ws.close();
-      connectStream();
+      connectStream(true);
+      document.dispatchEvent(new Event("ishowtts:key"));
     });
     $("error-close").addEventListener("click", clearError);
     $("audio-unlock-btn").addEventListener("click", () => {
       $("audio-unlock").hidden = true;
-      if (queue.current) playElement(queue.el);
+      if (queue.current && !queue.paused) playElement(queue.el);
     });
     $("tts-text").addEventListener("input", () => {
       $("tts-count").textContent = `${$("tts-text").value.length} / 1000`;
@@ -715,7 +641,6 @@
     });
     $("dm-start").addEventListener("click", startDanmaku);
     $("dm-stop").addEventListener("click", stopDanmaku);
-    $("dm-skip").addEventListener("click", () => queue.skip());
     $("dm-volume").addEventListener("input", () => queue.setVolume(Number($("dm-volume").value)));
     $("dm-test-form").addEventListener("submit", sendTestLine);
     $("ref-form").addEventListener("submit", saveReference);
@@ -735,6 +660,6 @@
     connectStream();
   }
 
-  window.ishowtts = { queue, connectStream, loadVoices, loadReference };
+  window.ishowtts = { queue, connectStream, loadVoices, loadReference, refreshStatus, api, apiJson, showError, clearError };
   init();
 })();
