@@ -47,6 +47,9 @@ class GateCase:
     rounds: int = DEFAULT_ROUNDS
     notes: str = ""
     extra: dict = field(default_factory=dict)
+    # The hardware key its required floor is looked up by, when that is not the native core's ISA (e.g. the
+    # CPU's matrix unit, ishowtts.hardware: "amx", "avx512_bf16", "none"). ``None``: the native ISA.
+    kernel_set: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,13 @@ def load_floors(path: Path) -> dict:
     return floors
 
 
-def threshold_for(name: str, floors: dict, machine: str) -> Threshold:
-    """The threshold a case must reach on ``machine`` (see the module docstring)."""
+def threshold_for(name: str, floors: dict, machine: str, kernel_set: str | None = None) -> Threshold:
+    """The threshold a case must reach on ``machine`` (see the module docstring); ``kernel_set`` replaces
+    the machine's native ISA as the key of the required floor (:attr:`GateCase.kernel_set`)."""
     per_isa = floors["required"].get(name)
     if per_isa is None:
         raise KeyError(f"no required floor committed for gate case {name!r} in benchmarks/floors.json")
-    isa = isa_of(machine)
+    isa = kernel_set if kernel_set is not None else isa_of(machine)
     if isa in per_isa:
         required = float(per_isa[isa])
     elif ANY_ISA in per_isa:
@@ -203,7 +207,7 @@ def measure(case: GateCase) -> tuple[float, float]:
 
 
 def evaluate(case: GateCase, floors: dict, machine: str) -> GateResult:
-    th = threshold_for(case.name, floors, machine)
+    th = threshold_for(case.name, floors, machine, case.kernel_set() if case.kernel_set else None)
     ours_min, peer_min = measure(case)
     return GateResult(
         case.name, case.peer_name, ours_min, peer_min, peer_min / ours_min, th.value, th.required,

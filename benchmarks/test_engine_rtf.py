@@ -41,7 +41,7 @@ def _ref(seconds: float = 3.0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.random("small", seed=0, options=EngineOptions(device="cpu", renderer="eager"))
+    return Engine.random("small", seed=0, options=EngineOptions(device="cpu", dtype="fp32", renderer="eager"))
 
 
 @pytest.fixture(scope="module")

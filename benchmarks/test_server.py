@@ -135,7 +135,9 @@ def _engine_setup(kind: str, tmp: Path) -> tuple[Any, dict[str, Any]]:
     from ishowtts.engine.random_weights import save_random_checkpoint
 
     paths = {k: str(v) for k, v in save_random_checkpoint(tmp / "f5", config="tiny", seed=0).items()}
-    engine = {"kind": "f5", "model": "tiny", "nfe": F5_NFE, "device": "cpu", **paths}
+    # fp32 eager, as on every CPU before dtype/compile "auto": the serving figures stay comparable across
+    # CPU models (benchmarks/test_cpu.py measures what "auto" picks)
+    engine = {"kind": "f5", "model": "tiny", "nfe": F5_NFE, "device": "cpu", "dtype": "fp32", "compile": False, **paths}
     cfg = load_config(None, env={}, overrides={"server": data, "engine": engine})
     backend, reason = build_backend(cfg.engine)
     assert reason is None

@@ -25,6 +25,11 @@ from ishowtts.voices.reference import VoiceReference
 
 # Tests never reach the network: make huggingface_hub fail fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The CPU decides dtype/compile "auto" (ishowtts.hardware, engine/options.resolve) and CI's CPU model changes
+# between runs: the tests (and the servers they start) see a plain AVX2 machine, so "auto" means fp32 and no
+# compile everywhere. tests/engine/test_options.py covers the choices for AMX / AVX512-BF16 / AVX2 CPUs, and
+# tests/test_hardware.py the probe of the real CPU. The benchmarks see the real CPU.
+os.environ.setdefault("ISHOWTTS_CPU_FEATURES", "avx2,fma")
 
 
 # --- logging isolation --------------------------------------------------------------------------------

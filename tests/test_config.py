@@ -160,7 +160,7 @@ def test_overrides_beat_env(tmp_path: Path) -> None:
         ("[server]\nmax_body_bytes = 2048\n", "server.max_body_bytes: must be >= server.max_upload_bytes"),
         ("[queue]\ntimeout_s = 0\n", "queue.timeout_s"),
         ("[queue]\nmax_size = 1.5\n", "queue.max_size"),
-        ("[engine]\ncompile = 1\n", "engine.compile: must be true or false"),
+        ("[engine]\ncompile = 1\n", 'engine.compile: must be true, false or "auto"'),
         ("nonsense = 1\n", "nonsense: unknown key"),
         ("server = 3\n", "server: must be a table"),
         ("[[voices]]\nid = '../etc'\n", "voices[0].id"),

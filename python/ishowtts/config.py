@@ -76,13 +76,13 @@ class EngineConfig:
     vocab: Path | None = None
     vocoder: Path | None = None
     device: str | None = None  # None = auto
-    dtype: str | None = None  # fp32 | fp16 | bf16 | None = auto
+    dtype: str | None = defaults.DTYPE  # fp32 | fp16 | bf16 | None = auto
     nfe: int = defaults.NFE_STEP  # sampler steps when a request names none
     renderer: str = defaults.RENDERER  # "static" (bucketed batches) | "eager" (one chunk at a time)
     buckets: list[int] = field(default_factory=lambda: list(defaults.BUCKETS))  # frame-length buckets
     batch_window_ms: float = defaults.BATCH_WINDOW_MS
     max_batch: int = defaults.MAX_BATCH
-    compile: bool = False
+    compile: bool | None = defaults.COMPILE  # None = auto
     quantize: str | None = None  # None | "int8" (torchao; the `fast` extra)
     graphs: bool | None = defaults.GRAPHS  # CUDA graphs in the static renderer; None ("auto") = on for CUDA
     memory_cap: float | None = None  # GPU memory cap: a fraction (0, 1] or bytes; None = no cap
@@ -182,7 +182,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, validators.Validator]]] = {
             "buckets": _buckets,
             "batch_window_ms": validators.number(0.0, 1000.0),
             "max_batch": validators.integer(1, 256),
-            "compile": validators.boolean,
+            "compile": validators.auto_bool,
             "quantize": validators.choice("int8", none_alias="none"),
             "graphs": validators.auto_bool,
             "memory_cap": _memory_cap,

@@ -28,10 +28,6 @@ ISAS = ("avx2+fma", "neon", "scalar")
 CASE = "wav_pcm16_10s_24k_vs_numpy"
 
 
-def _gate_case_names() -> list[str]:
-    return [c.name for c in gate.load_cases(BENCH / "gates", None)]  # the gate's own loader
-
-
 def test_cpu_model_and_class() -> None:
     assert cpu_model("processor\t: 0\nmodel name\t: AMD EPYC  9R14 96-Core Processor\n") == (
         "AMD EPYC 9R14 96-Core Processor"
@@ -43,12 +39,18 @@ def test_cpu_model_and_class() -> None:
 
 
 def test_every_case_has_a_required_floor_for_every_kernel_set() -> None:
-    names = _gate_case_names()
-    assert len(names) == 8
-    assert set(FLOORS["required"]) == set(names)
-    for name in names:
+    cases = gate.load_cases(BENCH / "gates", None)
+    assert len(cases) == 9
+    assert set(FLOORS["required"]) == {c.name for c in cases}
+    for case in cases:
+        if case.kernel_set is not None:  # keyed by the CPU's matrix unit: gated on AMX, reported elsewhere
+            assert case.kernel_set() in ("amx", "avx512_bf16", "none")
+            assert threshold_for(case.name, FLOORS, "x | avx2+fma", "amx").required == 0.5
+            for unit in ("avx512_bf16", "none"):
+                assert threshold_for(case.name, FLOORS, "x | avx2+fma", unit).required == 0.0
+            continue
         for isa in ISAS:
-            assert threshold_for(name, FLOORS, f"x | {isa}").required > 0
+            assert threshold_for(case.name, FLOORS, f"x | {isa}").required > 0
 
 
 def test_unknown_class_is_gated_on_required_alone() -> None:

@@ -31,3 +31,31 @@ def test_cli_writes_json(tmp_path: Path, capsys) -> None:
 def test_cli_rejects_bad_arguments(capsys) -> None:
     assert main(["bench", "--config", "tiny", "--runs", "0"]) == 2
     assert "runs" in capsys.readouterr().err
+
+
+def test_cli_several_nfe_values_and_compile_switch(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    rc = main(["bench", "--config", "tiny", "--device", "cpu", "--nfe", "2", "3", "--seconds", "1", "--runs", "1",
+               "--compile", "off", "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    rows = json.loads(out.read_text())
+    assert [r["nfe"] for r in rows] == [2, 3]
+    assert all(r["compile"] is False and "compile configured" in r["decided"] for r in rows)
+    assert capsys.readouterr().out.count("rtf") == 2
+
+
+def test_measure_reports_the_auto_decisions() -> None:
+    """The test session pins an AVX2 CPU (tests/conftest.py): auto is fp32 without compile, and says why."""
+    r = measure("tiny", device="cpu", nfe=2, seconds=1.0, runs=1)
+    assert r["compile"] is False and r["cpu"]
+    assert "dtype auto: fp32, the CPU has no bf16 matmul units" in r["decided"]
+
+
+def test_single_pass_is_one_chunk_of_the_total_length() -> None:
+    import pytest
+
+    r = measure("tiny", device="cpu", nfe=2, seconds=7.0, runs=1, single_pass=True)
+    assert r["single_pass"] is True and r["chunks"] == 1
+    assert 1.0 < r["audio_seconds"] < 1.6  # 7 s total minus the bundled voice's ~5.7 s reference
+    with pytest.raises(ValueError, match="above the reference"):
+        measure("tiny", device="cpu", nfe=2, seconds=3.0, runs=1, single_pass=True)

@@ -24,7 +24,7 @@ import torch
 
 from ishowtts import defaults
 from ishowtts.engine.backend import SAMPLE_RATE, CancelToken, SynthesisCancelled, SynthesisParams
-from ishowtts.engine.options import EngineOptions, default_device, resolve_dtype
+from ishowtts.engine.options import EngineOptions, default_device, resolve
 from ishowtts.engine.planning import ChunkPlan, CrossFader, check_params, plan_chunks
 from ishowtts.engine.render import ChunkWork, EagerRenderer, Renderer
 from ishowtts.logging_setup import kv
@@ -64,7 +64,8 @@ class Engine:
     ) -> None:
         self.options = options = options or EngineOptions()
         self.device = torch.device(options.device) if options.device is not None else default_device()
-        self.dtype = resolve_dtype(options.dtype, self.device)
+        self.resolved = resolve(options, self.device)  # dtype / compile "auto" decided for this machine
+        self.dtype = self.resolved.dtype
         self.model = model.to(self.device).eval()
         self.vocoder = vocoder.to(self.device).eval()
         self.default_nfe = options.nfe_step
@@ -78,7 +79,8 @@ class Engine:
             return EagerRenderer(self.model, self.vocoder, self.device, self.dtype)
         from ishowtts.engine.fastpath.static_render import StaticRenderer
 
-        return StaticRenderer(self.model, self.vocoder, self.device, self.dtype, self.options)
+        options = dataclasses.replace(self.options, compile=self.resolved.compile)
+        return StaticRenderer(self.model, self.vocoder, self.device, self.dtype, options)
 
     # ------------------------------------------------------------------ construction
 
@@ -302,13 +304,24 @@ class Engine:
 
     def warmup(self, voices: list[VoiceReference]) -> None:
         """Prepare every voice (mel cached); on CUDA, run one short synthesis to load kernels and let the
-        renderer capture what it captures ahead of time."""
+        renderer capture what it captures ahead of time; when compiled, compile now (batch 1 and > 1,
+        one graph each serves every bucket) rather than in a listener's first request."""
         params = SynthesisParams()
+        t0 = time.perf_counter()
         prepared = [self._prepared(v, params) for v in voices if v.audio is not None]
-        if prepared and self.device.type == "cuda":
+        compiled = self.renderer.compiled
+        if prepared and (self.device.type == "cuda" or compiled):
             self.synthesize("Warm up.", prepared[0], SynthesisParams(nfe_step=2, seed=0))
+        if self.device.type == "cuda":
             self.renderer.warmup(nfe_step=2)
-        log.info("f5 warm", extra=kv(voices=len(prepared), device=str(self.device)))
+        elif compiled:
+            sizes = tuple(b for b in (1, 2) if b <= self.max_batch)
+            self.renderer.warmup(nfe_step=2, batch_sizes=sizes, frames=self.options.buckets[:1])
+        log.info(
+            "f5 warm",
+            extra=kv(voices=len(prepared), device=str(self.device), compiled=compiled,
+                     seconds=round(time.perf_counter() - t0, 1)),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ info
 
@@ -324,6 +337,8 @@ class Engine:
             "model": self.model_name,
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
+            "compile": self.resolved.compile,
+            "decided": dict(self.resolved.why),
             "nfe_default": self.default_nfe,
             "sample_rate": SAMPLE_RATE,
             "hop_length": HOP_LENGTH,

@@ -6,13 +6,15 @@ options. Defaults come from :mod:`ishowtts.defaults`.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 import torch
 
 from ishowtts import defaults
+from ishowtts.hardware import CpuFeatures, cpu_features
 
-__all__ = ["RENDERERS", "EngineOptions", "resolve_dtype"]
+__all__ = ["RENDERERS", "EngineOptions", "Resolved", "resolve", "resolve_dtype"]
 
 RENDERERS = defaults.RENDERERS
 QUANTIZE_MODES = ("int8",)
@@ -34,13 +36,13 @@ class EngineOptions:
     applied to the engine's own model when the engine is built; they need the static renderer."""
 
     device: str | None = None  # None -> cuda when available, else cpu
-    dtype: str | None = None  # fp32 | fp16 | bf16; None -> fp16 on CUDA, fp32 elsewhere
+    dtype: str | None = defaults.DTYPE  # fp32 | fp16 | bf16; None = auto (see resolve)
     nfe_step: int = defaults.NFE_STEP  # sampler steps when a request names none
     renderer: str = defaults.RENDERER
     buckets: tuple[int, ...] = defaults.BUCKETS
     max_batch: int = defaults.MAX_BATCH
     graphs: bool | None = defaults.GRAPHS  # None -> on for CUDA
-    compile: bool = False
+    compile: bool | None = defaults.COMPILE  # None = auto (see resolve)
     compile_backend: str = defaults.COMPILE_BACKEND
     quantize: str | None = None  # None | "int8"
     precast: bool = defaults.PRECAST
@@ -62,10 +64,62 @@ class EngineOptions:
         object.__setattr__(self, "buckets", tuple(self.buckets) if self.buckets else defaults.BUCKETS)
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What "auto" became on this machine, and why (``/api/health`` reports both)."""
+
+    dtype: torch.dtype
+    compile: bool
+    why: dict[str, str]
+
+
+def _has_cxx() -> bool:
+    """inductor's CPU backend compiles C++ at run time."""
+    return any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+
+
+def resolve(options: EngineOptions, device: torch.device, features: CpuFeatures | None = None) -> Resolved:
+    """Turn ``dtype``/``compile`` "auto" (None) into this machine's choice.
+
+    * dtype: fp16 on CUDA; on the CPU bf16 where the CPU has bf16 matrix units (AMX-BF16 or AVX512-BF16:
+      bf16 matmuls run 2-7x the fp32 rate there), fp32 elsewhere (bf16 would be emulated, and slower).
+    * compile: on the CPU where the DiT runs bf16 on AMX (inductor with frozen, prepacked oneDNN weights
+      measured 1.3-1.6x the eager bf16 step there, benchmarks/test_cpu.py) and a C++ compiler exists;
+      off elsewhere (on CUDA the captured graphs do that job; on fp32 CPUs the gain did not pay for the
+      compile time).
+    """
+    feats = features if features is not None else cpu_features()
+    why: dict[str, str] = {}
+    if options.dtype is None:
+        if device.type == "cuda":
+            dtype, why["dtype"] = torch.float16, "auto: fp16 on CUDA"
+        elif feats.bf16_matmul:
+            dtype, why["dtype"] = torch.bfloat16, f"auto: bf16, the CPU has {feats.matrix_unit} bf16 matmul units"
+        else:
+            dtype, why["dtype"] = torch.float32, "auto: fp32, the CPU has no bf16 matmul units"
+    else:
+        dtype, why["dtype"] = resolve_dtype(options.dtype, device), "configured"
+    if options.compile is not None:
+        compile_, why["compile"] = bool(options.compile), "configured"
+    elif options.renderer != "static":
+        compile_, why["compile"] = False, "auto: off, the eager renderer never compiles"
+    elif device.type != "cpu":
+        compile_, why["compile"] = False, f"auto: off on {device.type} (graph capture does that job)"
+    elif dtype != torch.bfloat16 or not feats.amx:
+        compile_, why["compile"] = False, "auto: off, only measured faster for bf16 on AMX CPUs"
+    elif options.quantize:
+        compile_, why["compile"] = True, "auto: on, int8 on the CPU needs inductor to fuse the quantisation"
+    elif not _has_cxx():
+        compile_, why["compile"] = False, "auto: off, no C++ compiler for inductor (install g++)"
+    else:
+        compile_, why["compile"] = True, "auto: on, bf16 on AMX measured faster compiled"
+    return Resolved(dtype, compile_, why)
+
+
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """None -> fp16 on CUDA, fp32 elsewhere. fp16 is CUDA-only."""
+    """A named dtype (None: the auto choice of :func:`resolve`). fp16 is CUDA-only."""
     if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
+        return resolve(EngineOptions(dtype=None, compile=False), device).dtype
     if isinstance(dtype, str):
         try:
             dtype = _DTYPES[dtype.lower()]

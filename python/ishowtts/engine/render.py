@@ -48,8 +48,13 @@ class Renderer(Protocol):
         """One float32 wave per item of ``work``, in order."""
         ...
 
-    def warmup(self, nfe_step: int) -> None:
-        """Load kernels / capture graphs ahead of the first request (no-op where nothing to do)."""
+    compiled: bool  # runs inductor-compiled code (the engine's warm-up compiles it ahead of requests)
+
+    def warmup(
+        self, nfe_step: int, batch_sizes: Sequence[int] | None = None, frames: Sequence[int] | None = None
+    ) -> Any:
+        """Load kernels / capture graphs / compile ahead of the first request (no-op where nothing to do);
+        ``batch_sizes`` and ``frames`` limit the shapes warmed."""
         ...
 
     def info(self) -> dict[str, Any]: ...
@@ -76,7 +81,11 @@ class EagerRenderer:
     def render(self, work: Sequence[ChunkWork]) -> list[np.ndarray]:
         return [self._one(w) for w in work]
 
-    def warmup(self, nfe_step: int) -> None:
+    compiled = False
+
+    def warmup(
+        self, nfe_step: int, batch_sizes: Sequence[int] | None = None, frames: Sequence[int] | None = None
+    ) -> None:
         return None
 
     def info(self) -> dict[str, Any]:

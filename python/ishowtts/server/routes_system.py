@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from ishowtts.hardware import cpu_features
 from ishowtts.server.schemas import HealthResponse
 from ishowtts.server.state import StateDep
 
@@ -25,6 +26,9 @@ async def health(state: StateDep) -> dict[str, Any]:
         "model": _opt_str(info.get("model")),
         "device": _opt_str(info.get("device")),
         "dtype": _opt_str(dtype),
+        "compile": info.get("compile") if isinstance(info.get("compile"), bool) else None,
+        "decided": {str(k): str(v) for k, v in info["decided"].items()} if isinstance(info.get("decided"), dict) else None,
+        "cpu": cpu_features().as_dict(),
         "fallback": state.fallback_reason is not None,
         "fallback_reason": state.fallback_reason,
         "voices": len(state.store.list()),

@@ -170,6 +170,9 @@ class HealthResponse(BaseModel):
     model: str | None
     device: str | None
     dtype: str | None
+    compile: bool | None = None  # the DiT step / Vocos run inductor-compiled (F5 engine)
+    decided: dict[str, str] | None = None  # why dtype and compile are what they are ("configured" / "auto: ...")
+    cpu: dict[str, Any] | None = None  # the CPU model and the ISA features that decide the CPU defaults
     fallback: bool
     fallback_reason: str | None
     voices: int

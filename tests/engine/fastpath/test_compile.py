@@ -78,3 +78,27 @@ def test_engine_compile_switch_runs_compiled_code(engine, voice) -> None:
     stats = fe.info()["render"]["compile"]
     assert stats["dit"]["runs"] == 3 and stats["vocos"]["runs"] == 1
     assert max_err(out, ref) <= 1e-4
+
+
+def test_one_compiled_graph_serves_every_bucket(engine, voice) -> None:
+    """The step's batch / frame dims are marked varying (compile.vary): warming batch 1 and 2 at one bucket
+    compiles everything; other buckets and batch sizes reuse those graphs instead of compiling again."""
+    from ishowtts.engine.backend import SynthesisParams
+    from ishowtts.engine.engine import Engine
+    from ishowtts.engine.options import EngineOptions
+
+    torch._dynamo.reset()
+    opts = EngineOptions(
+        device="cpu", renderer="static", buckets=(256, 512, 768), max_batch=4, compile=True,
+        compile_backend="aot_eager",
+    )  # fmt: skip
+    fe = Engine(copy.deepcopy(engine.model), engine.vocoder, opts)
+    assert fe.renderer.compiled
+    fe.renderer.warmup(nfe_step=2, batch_sizes=(1, 2), frames=(256,))
+    stats = fe.renderer.compile_stats
+    warmed = (stats["dit"].graphs, stats["vocos"].graphs)
+    assert warmed[0] >= 2 and warmed[1] >= 2  # batch 1 and batch > 1 (dynamo specialises size 1)
+    fe.renderer.warmup(nfe_step=2, batch_sizes=(1, 2, 4), frames=(512, 768))  # other buckets and batch 4
+    params = SynthesisParams(nfe_step=2, seed=1)
+    fe.synthesize_batch([("A longer line of text for a longer bucket.", voice, params, None)] * 3)
+    assert (stats["dit"].graphs, stats["vocos"].graphs) == warmed

@@ -4,6 +4,10 @@
   on the instance by its compiled version;
 * the Vocos decode: :class:`StaticVocoder`'s feature function (masked backbone + head Linear).
 
+Inductor's ``freezing`` (weights as graph constants, oneDNN-prepacked bf16 Linears) is off: on an AMX
+Xeon it made the F5TTS_v1_Base bf16 step slower than without it (benchmarks/README.md, "CPU: where the
+time goes"); ``benchmarks/profile_cpu.py --freezing`` measures it again.
+
 Every compiled graph goes through a counting backend wrapper: :class:`CompileStats` records how many
 graphs were compiled and how many times compiled code was *executed*, so a test can tell a compiled
 path from one whose compiled wrapper is never called. Compiled code is compatible with graph capture
@@ -23,7 +27,7 @@ import torch
 from ishowtts.logging_setup import kv
 from ishowtts.model.dit import DiT
 
-__all__ = ["BACKENDS", "CompileStats", "compile_dit", "compile_vocoder", "counting_backend"]
+__all__ = ["BACKENDS", "CompileStats", "compile_dit", "compile_vocoder", "counting_backend", "vary"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,15 @@ def counting_backend(backend: str, stats: CompileStats) -> Callable[..., Any]:
     return compile_fn
 
 
+def vary(t: torch.Tensor, *dims: int) -> torch.Tensor:
+    """Mark the batch / frame dims of a compiled function's input as varying, so that one compiled graph
+    serves every frame bucket (and one every batch size > 1: dynamo specialises size 1), instead of one
+    compile per (batch, bucket). Measured on the CPU: the same step time as a graph per shape."""
+    for d in dims:
+        torch._dynamo.maybe_mark_dynamic(t, d)
+    return t
+
+
 def _raise_recompile_limit() -> None:
     cfg = torch._dynamo.config
     for name in ("recompile_limit", "cache_size_limit"):
@@ -75,13 +88,16 @@ def _raise_recompile_limit() -> None:
 
 
 def compile_dit(dit: DiT, backend: str = "inductor", *, mode: str | None = None) -> CompileStats:
-    """Compile ``dit.denoise`` in place (instance attribute); one graph per (batch, bucket, groups)."""
+    """Compile ``dit.denoise`` in place (instance attribute). With the runner's inputs marked by
+    :func:`vary`, one graph per (batch 1 or >1, guidance groups) serves every frame bucket."""
     if mode == "reduce-overhead":
         raise ValueError("mode='reduce-overhead' nests CUDA graphs inside ours; use the default mode")
     stats = CompileStats("dit.denoise")
     _raise_recompile_limit()
     eager = DiT.denoise.__get__(dit, DiT)
-    dit.denoise = torch.compile(eager, backend=counting_backend(backend, stats), mode=mode, dynamic=False)  # type: ignore[method-assign]
+    dit.denoise = torch.compile(  # type: ignore[method-assign]
+        eager, backend=counting_backend(backend, stats), mode=mode, dynamic=None
+    )
     dit._compile_stats = stats  # type: ignore[attr-defined]
     log.info("dit compiled", extra=kv(backend=backend, mode=mode))
     return stats
@@ -96,7 +112,8 @@ def compile_vocoder(
     stats = CompileStats("vocos.features")
     _raise_recompile_limit()
     vocoder_runner.features_fn = torch.compile(
-        vocoder_runner.eager_features, backend=counting_backend(backend, stats), mode=mode, dynamic=False
+        vocoder_runner.eager_features, backend=counting_backend(backend, stats), mode=mode, dynamic=None
     )
+    vocoder_runner.compiled = True
     log.info("vocos compiled", extra=kv(backend=backend, mode=mode))
     return stats

@@ -81,6 +81,7 @@ class StaticRenderer:
         self.buckets = BucketSet.from_config(opts.buckets, opts.max_batch)
         dit = self.model.transformer
         self.runner = StaticRunner(dit, self.buckets, dtype=self.dtype, graphs=opts.graphs)
+        self.runner.compiled = "dit" in self.compile_stats
         self.voc_runner = StaticVocoder(
             self.vocoder, self.buckets, dtype=self.dtype, graphs=opts.graphs, pool=self.runner.pool
         )
@@ -106,16 +107,24 @@ class StaticRenderer:
         self.options = dataclasses.replace(self.options, **changes)
         self._build()
 
-    def warmup(self, nfe_step: int = 2, batch_sizes: Sequence[int] | None = None) -> int:
-        """Create (on CUDA: capture) the DiT slot of every (batch size, bucket) and the Vocos slots."""
+    def warmup(
+        self, nfe_step: int = 2, batch_sizes: Sequence[int] | None = None, frames: Sequence[int] | None = None
+    ) -> int:
+        """Create (on CUDA: capture; compiled: compile) the DiT slot of every (batch size, bucket) and the
+        Vocos slots. ``frames`` limits the buckets (a compiled step serves every bucket from one graph)."""
         sizes = tuple(batch_sizes or self.buckets.batch_sizes)
-        n = self.runner.warmup(sizes, nfe_step=nfe_step)
+        buckets = tuple(frames or self.buckets.frames)
+        n = self.runner.warmup(sizes, nfe_step=nfe_step, frames=buckets)
         for b in sizes:
-            for frames in self.buckets.frames:
+            for n_frames in buckets:
                 self.voc_runner.decode(
-                    [torch.zeros(self.vocoder.config.input_channels, frames, device=self.device)] * b
+                    [torch.zeros(self.vocoder.config.input_channels, n_frames, device=self.device)] * b
                 )
         return n
+
+    @property
+    def compiled(self) -> bool:
+        return bool(self.compile_stats)
 
     # ------------------------------------------------------------------------------------ rendering
 

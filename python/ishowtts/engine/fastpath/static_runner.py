@@ -122,11 +122,19 @@ class _DiTSlot:
         """One guided Euler step on the static buffers, in place (the captured region)."""
         assert self.cur_blocks is not None and self.cur_final is not None
         dit = self.runner.dit
-        out = dit.denoise(
-            self.x.to(self.runner.param_dtype),
-            self.conditioning(),
-            TimeModulation(self.cur_blocks, self.cur_final),
-        ).float()
+        x, c = self.x.to(self.runner.param_dtype), self.conditioning()
+        if self.runner.compiled:  # one compiled graph for every (batch > 1, bucket): see compile.vary
+            from .compile import vary
+
+            vary(x, 0, 1)
+            vary(c.static, 1, 2)
+            if c.valid is not None:
+                vary(c.valid, 0, 1)
+            if c.attn_mask is not None:  # a fresh view of valid: dynamo sizes it on its own
+                vary(c.attn_mask, 0, 3)
+            for table in c.rope:
+                vary(table, 0)
+        out = dit.denoise(x, c, TimeModulation(self.cur_blocks, self.cur_final)).float()
         if self.groups == 2:
             pred, null = out.chunk(2, dim=0)
             out = pred + (pred - null) * self.cfg
@@ -179,6 +187,7 @@ class StaticRunner:
         self._pool: Any = None
         self._lock = threading.Lock()
         self.calls = 0
+        self.compiled = False  # set when dit.denoise is compiled: the step marks its varying dims
 
     @property
     def param_dtype(self) -> torch.dtype:
@@ -257,13 +266,18 @@ class StaticRunner:
         return [out[j, : int(state.duration[j])] for j in range(n_real)]
 
     def warmup(
-        self, batch_sizes: Sequence[int] | None = None, *, nfe_step: int = 2, cfg_strength: float = defaults.CFG_STRENGTH
+        self,
+        batch_sizes: Sequence[int] | None = None,
+        *,
+        nfe_step: int = 2,
+        cfg_strength: float = defaults.CFG_STRENGTH,
+        frames: Sequence[int] | None = None,
     ) -> int:
         """Create (on CUDA: capture) every (batch size, bucket) slot with a dummy request; returns count."""
         mel = self.dit.mel_dim
         count = 0
         for b in batch_sizes or self.buckets.batch_sizes:
-            for n in self.buckets.frames:
+            for n in frames or self.buckets.frames:
                 req = SampleRequest(
                     cond=torch.zeros(max(1, n // 4), mel, device=self.device),
                     text=torch.zeros(1, dtype=torch.long, device=self.device),

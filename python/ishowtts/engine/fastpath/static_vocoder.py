@@ -61,6 +61,11 @@ class _VocSlot:
         self.graph: Any = None
 
     def step(self) -> None:
+        if self.owner.compiled:  # one compiled graph for every (batch > 1, bucket): see compile.vary
+            from .compile import vary
+
+            vary(self.mel, 0, 2)
+            vary(self.keep, 0, 2)
         y = self.owner.features_fn(self.mel, self.keep)
         if self.out is None:
             self.out = torch.empty_like(y)
@@ -104,6 +109,7 @@ class StaticVocoder:
         self._lock = threading.Lock()
         #: (mel, keep) -> features; replaced by its compiled version in ``compile.compile_vocoder``
         self.features_fn: Callable[[Tensor, Tensor], Tensor] = self.eager_features
+        self.compiled = False  # set by compile.compile_vocoder
 
     def eager_features(self, mel: Tensor, keep: Tensor) -> Tensor:
         return masked_vocos_features(self.decoder, mel, keep)

@@ -1,0 +1,97 @@
+"""One F5 DiT sampler step as the engine runs it on the CPU, per precision mode: shared by
+``test_cpu.py`` (timings, MFU, NMSE), ``profile_cpu.py`` (where the time goes) and ``gates/cpu.py`` (the
+bf16 MFU gate).
+
+Each mode is built by the engine itself (``Engine.random(config, options=EngineOptions(dtype=, compile=,
+quantize=))``): precast, int8 and compile are applied by its renderer, so the step timed here is the model
+the server runs. The step is ``dit.denoise`` on cond + uncond (a batch of 2, as every guided step runs),
+at ``frames`` frames (938 = 10 s of 24 kHz audio, reference included).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from flops import attention_flops, dit_step_flops
+from ishowtts.engine.engine import Engine
+from ishowtts.engine.fastpath.precision import autocast
+from ishowtts.engine.options import EngineOptions
+from ishowtts.model.configs import resolve_config
+
+CONFIG = os.environ.get("ISHOWTTS_CPU_BENCH_CONFIG", "F5TTS_v1_Base")
+FRAMES = 938  # 10 s at 24 kHz, hop 256
+TEXT_TOKENS = 300
+MM_SIZE = 2048
+# mode -> (EngineOptions fields, the mm peak its MFU is measured against)
+MODES: dict[str, tuple[dict[str, Any], str]] = {
+    "fp32": ({"dtype": "fp32", "compile": False}, "fp32"),
+    "bf16": ({"dtype": "bf16", "compile": False}, "bf16"),
+    "bf16+compile": ({"dtype": "bf16", "compile": True}, "bf16"),
+    "int8+compile": ({"dtype": "bf16", "compile": True, "quantize": "int8"}, "int8"),
+}
+
+
+def min_time(fn: Callable[[], Any], rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def mm_operands(dtype: str) -> tuple[torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]]:
+    """Two 2048^2 operands in ``dtype`` (fp32, bf16, int8) and the matmul that multiplies them."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(MM_SIZE, MM_SIZE, generator=gen)
+    b = torch.randn(MM_SIZE, MM_SIZE, generator=gen)
+    if dtype == "int8":
+        return (a * 40).to(torch.int8), (b * 40).to(torch.int8), torch._int_mm
+    half = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    return a.to(half), b.to(half), torch.mm
+
+
+def mm_peak(dtype: str, rounds: int = 10) -> float:
+    """GFLOP/s (int8: GOP/s) of one 2048^3 matmul in ``dtype`` on this machine, now."""
+    x, y, mm = mm_operands(dtype)
+    mm(x, y)
+    return 2 * MM_SIZE**3 / min_time(lambda: mm(x, y), rounds) / 1e9
+
+
+class StepBench:
+    """The benchmark inputs of one step (fp32, seeded) and the analytic FLOPs of the step."""
+
+    def __init__(self, config: str = CONFIG, frames: int = FRAMES) -> None:
+        self.config, self.frames = config, frames
+        self.cfg = resolve_config(config)
+        gen = torch.Generator().manual_seed(0)
+        self.cond = torch.randn(1, frames, self.cfg.mel_dim, generator=gen)
+        self.text = torch.randint(1, 200, (1, TEXT_TOKENS), generator=gen)  # within every vocab
+        self.x = torch.randn(1, frames, self.cfg.mel_dim, generator=gen)
+        self.flops = dit_step_flops(self.cfg, 1, frames, guided=True)
+        self.attention_flops = attention_flops(self.cfg, 1, frames, guided=True)
+
+    def engine(self, mode: str) -> Engine:
+        overrides, _ = MODES[mode]
+        return Engine.random(self.config, seed=0, options=EngineOptions(device="cpu", **overrides))
+
+    def step_fn(self, engine: Engine) -> Callable[[], torch.Tensor]:
+        """The engine's own DiT step (its model as its renderer prepared it) on the benchmark inputs."""
+        dit = engine.model.transformer
+        dtype = engine.dtype
+        with torch.no_grad(), autocast("cpu", dtype):
+            valid = torch.ones(1, self.frames, dtype=torch.bool)
+            c = dit.conditioning(self.cond, self.text, valid, groups=((False, False), (True, True)))
+            mod = dit.time_modulation(torch.tensor([0.5]))
+        x = self.x.to(dit.proj_out.weight.dtype)
+
+        def step() -> torch.Tensor:
+            with torch.no_grad(), autocast("cpu", dtype):
+                return dit.denoise(x, c, mod).float()
+
+        return step

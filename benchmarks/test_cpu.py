@@ -1,0 +1,147 @@
+"""F5-TTS on this CPU: the DiT step in every precision mode against the machine's own matmul peaks.
+
+Printed in one run (and stored in ``extra_info``), with the CPU model and its matrix units:
+
+* ``test_mm_peaks``: ``torch.mm`` 2048^3 in fp32 and bf16, ``torch._int_mm`` in int8 (GFLOP/s; GOP/s for
+  int8);
+* ``test_dit_step_modes``: one F5TTS_v1_Base DiT step (random weights, 938 frames = 10 s at 24 kHz with the
+  reference, cond + uncond as a batch of 2, as every sampler step runs) in each mode the engine offers on
+  the CPU: fp32 eager, bf16 eager (block Linears precast), bf16 compiled (inductor, frozen weights), int8
+  compiled (torchao dynamic int8, needs the ``fast`` extra). Each mode is built by the engine's own
+  renderer (``Engine(..., EngineOptions(dtype=, compile=, quantize=))``), so it times the model the server
+  would run. Per mode: seconds per step, MFU (analytic FLOPs / time / the matching mm peak of this run), the
+  speed-up over fp32, and the NMSE of the step's output against fp32;
+* ``test_rtf``: ``ishowtts bench --single-pass``'s own measurement (:func:`ishowtts.cli.bench.measure`)
+  with this machine's defaults (dtype/compile "auto"): 10 s of total audio in one pass (the bundled
+  voice's reference included) at NFE 7 (the EPSS schedule) and NFE 16, mel + DiT + Vocos; RTF as wall
+  time over the 10 s, and over the generated seconds.
+
+``ISHOWTTS_CPU_BENCH_CONFIG`` picks another architecture (``small`` for a quick look).
+Run: ``python -m pytest benchmarks/test_cpu.py -s``.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+import pytest
+import torch
+
+from cpu_step import CONFIG, FRAMES, MM_SIZE, MODES, StepBench, min_time, mm_operands, mm_peak
+from gatelib import cpu_model
+from ishowtts.hardware import cpu_features
+from numerics import nmse
+
+ROUNDS = 3
+_peaks: dict[str, float] = {}
+
+
+def header() -> str:
+    f = cpu_features()
+    return f"CPU: {cpu_model()} ({torch.get_num_threads()} threads; matrix unit: {f.matrix_unit})"
+
+
+def mm_peaks() -> dict[str, float]:
+    """GFLOP/s of a 2048^3 matmul per dtype on this machine, now (measured once per session)."""
+    if not _peaks:
+        _peaks.update({d: mm_peak(d) for d in ("fp32", "bf16", "int8")})
+    return _peaks
+
+
+def test_mm_peaks(benchmark: Any) -> None:
+    peaks = mm_peaks()
+    a = torch.randn(MM_SIZE, MM_SIZE).bfloat16()
+    benchmark.pedantic(lambda: torch.mm(a, a), rounds=3, iterations=1)
+    benchmark.extra_info.update({f"{k}_gflops": round(v, 1) for k, v in peaks.items()})
+    benchmark.extra_info["cpu"] = header()
+    print(f"\n{header()}\ntorch.mm {MM_SIZE}^3: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())
+          + f"; bf16/fp32 {peaks['bf16'] / peaks['fp32']:.2f}x, int8/bf16 {peaks['int8'] / peaks['bf16']:.2f}x")  # fmt: skip
+    assert all(v > 0 for v in peaks.values())
+
+
+def step_and_peak(step: Any, peak_name: str) -> tuple[float, float]:
+    """The step's minimum time and the matching mm peak, measured alternately (a shared machine's load
+    then weighs on both alike): ``ROUNDS`` x (one step, three 2048^3 matmuls)."""
+    x, y, mm = mm_operands(peak_name)
+    mm(x, y)
+    best_step = best_mm = float("inf")
+    for _ in range(ROUNDS):
+        best_step = min(best_step, min_time(step, 1))
+        best_mm = min(best_mm, min_time(lambda: mm(x, y), 3))
+    return best_step, 2 * MM_SIZE**3 / best_mm / 1e9
+
+
+def _available(mode: str) -> str | None:
+    if "int8" in mode:
+        try:
+            import torchao  # noqa: F401
+        except ImportError:
+            return "torchao missing (pip install 'ishowtts[fast]')"
+    return None
+
+
+def test_dit_step_modes(benchmark: Any) -> None:
+    bench = StepBench()
+    results: dict[str, dict[str, float]] = {}
+    reference: torch.Tensor | None = None
+    for mode, (_, peak_name) in MODES.items():
+        missing = _available(mode)
+        if missing:
+            pytest.fail(f"{mode}: {missing}")
+        t0 = time.perf_counter()
+        engine = bench.engine(mode)
+        step = bench.step_fn(engine)
+        out = step()  # warm-up; compiles when compiled
+        ready_s = time.perf_counter() - t0
+        if reference is None:
+            reference = out
+        secs, peak = step_and_peak(step, peak_name)
+        if mode == "bf16+compile":
+            benchmark.pedantic(step, rounds=1, iterations=1)
+        results[mode] = {
+            "step_s": round(secs, 4),
+            "mfu": round(bench.flops / secs / 1e9 / peak, 4),
+            "peak_gflops": round(peak, 1),
+            "gflops": round(bench.flops / secs / 1e9, 1),
+            "nmse_vs_fp32": float(f"{nmse(out, reference):.3e}"),
+            "build_and_first_step_s": round(ready_s, 1),
+        }
+        del engine, step, out
+        gc.collect()
+        torch._dynamo.reset()  # each mode compiles its own model
+    fp32_s = results["fp32"]["step_s"]
+    for r in results.values():
+        r["speedup_vs_fp32"] = round(fp32_s / r["step_s"], 3)
+    benchmark.extra_info.update({"config": CONFIG, "frames": FRAMES, "cpu": header(), "step_gflop": round(bench.flops / 1e9, 1)})
+    for mode, r in results.items():
+        benchmark.extra_info.update({f"{mode}.{k}": v for k, v in r.items()})
+    lines = [f"\n{header()}\n{CONFIG} DiT step, {FRAMES} frames, cond+uncond ({bench.flops / 1e9:.0f} GFLOP):"]
+    for mode, r in results.items():
+        lines.append(
+            f"  {mode:13s} {r['step_s']:7.3f} s/step  {r['gflops']:7.1f} GFLOP/s  MFU {r['mfu']:.2f} vs {MODES[mode][1]} mm "
+            f"({r['peak_gflops']:.0f})  "
+            f"x{r['speedup_vs_fp32']:.2f} vs fp32  NMSE {r['nmse_vs_fp32']:.1e}  (build+first step {r['build_and_first_step_s']:.0f} s)"
+        )
+    print("\n".join(lines))
+    assert results["bf16"]["nmse_vs_fp32"] < 1e-3
+    assert results["bf16+compile"]["nmse_vs_fp32"] < 1e-3
+
+
+@pytest.mark.parametrize("nfe", [7, 16])
+def test_rtf(benchmark: Any, nfe: int) -> None:
+    """10 s of total audio in one pass (the bundled voice's 5.7 s reference + 4.3 s generated), as F5-TTS
+    speed is usually quoted; ``ishowtts bench --single-pass --nfe 7 16`` prints the same figures."""
+    from ishowtts.cli.bench import measure
+
+    result = measure(CONFIG, device="cpu", nfe=nfe, seconds=10.0, runs=1, single_pass=True)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    benchmark.extra_info.update({**result, "cpu": header()})
+    total = result["synthesize_s"] / 10.0
+    print(
+        f"\n{header()}\n{CONFIG} NFE {nfe}, 10 s total in {result['chunks']} pass ({result['audio_seconds']} s generated), "
+        f"dtype {result['dtype']}, compile {result['compile']}: {result['synthesize_s']:.2f} s -> RTF {total:.3f} of the "
+        f"10 s, {result['rtf']:.3f} of the generated audio; first audio {result['time_to_first_audio_s']:.2f} s"
+    )
+    assert result["chunks"] == 1 and result["rtf"] > 0
