@@ -21,7 +21,7 @@ from flops import attention_flops, dit_step_flops
 from ishowtts.engine.engine import Engine
 from ishowtts.engine.fastpath.precision import autocast
 from ishowtts.engine.options import EngineOptions
-from ishowtts.model.configs import resolve_config
+from ishowtts.model.configs import F5Config, resolve_config
 
 CONFIG = os.environ.get("ISHOWTTS_CPU_BENCH_CONFIG", "F5TTS_v1_Base")
 FRAMES = 938  # 10 s at 24 kHz, hop 256
@@ -66,7 +66,7 @@ def mm_peak(dtype: str, rounds: int = 10) -> float:
 class StepBench:
     """The benchmark inputs of one step (fp32, seeded) and the analytic FLOPs of the step."""
 
-    def __init__(self, config: str = CONFIG, frames: int = FRAMES) -> None:
+    def __init__(self, config: str | F5Config = CONFIG, frames: int = FRAMES) -> None:
         self.config, self.frames = config, frames
         self.cfg = resolve_config(config)
         gen = torch.Generator().manual_seed(0)
