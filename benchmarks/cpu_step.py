@@ -11,13 +11,13 @@ at ``frames`` frames (938 = 10 s of 24 kHz audio, reference included).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from flops import attention_flops, dit_step_flops
+from gatelib import min_time
 from ishowtts.engine.engine import Engine
 from ishowtts.engine.fastpath.precision import autocast
 from ishowtts.engine.options import EngineOptions
@@ -36,15 +36,6 @@ MODES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-def min_time(fn: Callable[[], Any], rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def mm_operands(dtype: str) -> tuple[torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]]:
     """Two 2048^2 operands in ``dtype`` (fp32, bf16, int8) and the matmul that multiplies them."""
     gen = torch.Generator().manual_seed(0)
@@ -59,8 +50,7 @@ def mm_operands(dtype: str) -> tuple[torch.Tensor, torch.Tensor, Callable[..., t
 def mm_peak(dtype: str, rounds: int = 10) -> float:
     """GFLOP/s (int8: GOP/s) of one 2048^3 matmul in ``dtype`` on this machine, now."""
     x, y, mm = mm_operands(dtype)
-    mm(x, y)
-    return 2 * MM_SIZE**3 / min_time(lambda: mm(x, y), rounds) / 1e9
+    return 2 * MM_SIZE**3 / min_time(lambda: mm(x, y), rounds) / 1e9  # min_time warms up first
 
 
 class StepBench:

@@ -177,7 +177,7 @@ def min_time(fn: Callable[[], object], rounds: int) -> float:
     return best
 
 
-def _time_once(fn: Callable[[], object], inner: int) -> float:
+def time_once(fn: Callable[[], object], inner: int) -> float:
     t0 = time.perf_counter()
     for _ in range(inner):
         fn()
@@ -195,11 +195,11 @@ def measure(case: GateCase) -> tuple[float, float]:
         for i in range(case.rounds):
             # Alternate who goes first so neither systematically enjoys a warmer cache.
             if i % 2 == 0:
-                ours.append(_time_once(case.ours, case.inner))
-                peer.append(_time_once(case.peer, case.inner))
+                ours.append(time_once(case.ours, case.inner))
+                peer.append(time_once(case.peer, case.inner))
             else:
-                peer.append(_time_once(case.peer, case.inner))
-                ours.append(_time_once(case.ours, case.inner))
+                peer.append(time_once(case.peer, case.inner))
+                ours.append(time_once(case.ours, case.inner))
     finally:
         if gc_was_enabled:
             gc.enable()

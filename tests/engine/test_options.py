@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ishowtts.engine import options as options_mod
-from ishowtts.engine.options import EngineOptions, resolve, resolve_dtype
+from ishowtts.engine.options import EngineOptions, resolve
 from ishowtts.hardware import CpuFeatures
 
 AMX = CpuFeatures("Xeon", frozenset({"amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx2"}), "t")
@@ -56,15 +56,6 @@ def test_auto_compile_needs_a_compiler_and_the_static_renderer(monkeypatch: pyte
 def test_int8_auto_compiles_on_amx(cxx) -> None:
     r = resolve(EngineOptions(quantize="int8"), CPU, AMX)
     assert r.compile and "int8" in r.why["compile"]
-
-
-def test_resolve_dtype_names_and_errors() -> None:
-    assert resolve_dtype("bf16", CPU) == torch.bfloat16
-    assert resolve_dtype("FP32", CPU) == torch.float32
-    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
-        resolve_dtype("fp16", CPU)
-    with pytest.raises(ValueError, match="unknown dtype"):
-        resolve_dtype("int4", CPU)
 
 
 def test_engine_reports_its_decisions() -> None:

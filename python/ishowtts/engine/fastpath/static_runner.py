@@ -35,6 +35,7 @@ from ishowtts.model.dit import Conditioning, DiT, TimeModulation
 
 from . import graph_capture
 from .buckets import BucketSet
+from .compile import vary
 from .precision import autocast
 
 __all__ = ["SampleRequest", "StaticRunner", "graphs_default"]
@@ -124,8 +125,6 @@ class _DiTSlot:
         dit = self.runner.dit
         x, c = self.x.to(self.runner.param_dtype), self.conditioning()
         if self.runner.compiled:  # one compiled graph for every (batch > 1, bucket): see compile.vary
-            from .compile import vary
-
             vary(x, 0, 1)
             vary(c.static, 1, 2)
             if c.valid is not None:

@@ -21,6 +21,7 @@ from ishowtts.model.vocos import MAG_CLIP, VocosDecoder
 
 from . import graph_capture
 from .buckets import BucketSet
+from .compile import vary
 from .precision import autocast
 from .static_runner import graphs_default
 
@@ -62,8 +63,6 @@ class _VocSlot:
 
     def step(self) -> None:
         if self.owner.compiled:  # one compiled graph for every (batch > 1, bucket): see compile.vary
-            from .compile import vary
-
             vary(self.mel, 0, 2)
             vary(self.keep, 0, 2)
         y = self.owner.features_fn(self.mel, self.keep)
