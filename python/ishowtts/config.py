@@ -115,6 +115,11 @@ class NormalizeConfig:
 
 
 @dataclass
+class ScaleConfig:
+    raw: dict[str, Any] = field(default_factory=dict)  # parsed by ishowtts.deploy.settings (serve --ray)
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -122,6 +127,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     danmaku: DanmakuConfig = field(default_factory=DanmakuConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
     default_voice: str | None = None
     source: Path | None = None
 
@@ -205,7 +211,7 @@ _VOICE_KEYS: dict[str, validators.Validator] = {
     "preload": validators.boolean,
 }
 _PATH_KEYS = {("server", "data_dir"), ("engine", "ckpt"), ("engine", "vocab"), ("engine", "vocoder")}
-_TOP_KEYS = {"server", "engine", "voices", "queue", "danmaku", "normalize", "default_voice"}
+_TOP_KEYS = {"server", "engine", "voices", "queue", "danmaku", "normalize", "scale", "default_voice"}
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -262,12 +268,12 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         if len(parts) == 1 and parts[0] == "default_voice":
             layer["default_voice"] = value
-        elif len(parts) == 2 and parts[0] in ("server", "engine", "queue", "danmaku") and parts[1]:
+        elif len(parts) == 2 and parts[0] in ("server", "engine", "queue", "danmaku", "scale") and parts[1]:
             layer.setdefault(parts[0], {})[parts[1]] = _parse_env_value(value)
         else:
             raise ConfigError(
                 f"{name}: unknown environment override (use {ENV_PREFIX}SECTION__KEY with section "
-                "server, engine, queue or danmaku, or ISHOWTTS__DEFAULT_VOICE)"
+                "server, engine, queue, danmaku or scale, or ISHOWTTS__DEFAULT_VOICE)"
             )
     return layer
 
@@ -328,6 +334,10 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> Config:
     if not isinstance(normalize, dict):
         raise ConfigError(f"normalize: must be a table, got {normalize!r}")
     cfg.normalize = NormalizeConfig(raw=dict(normalize))
+    scale = raw.get("scale", {})
+    if not isinstance(scale, dict):
+        raise ConfigError(f"scale: must be a table, got {scale!r}")
+    cfg.scale = ScaleConfig(raw=dict(scale))
     cfg.voices = _build_voices(raw.get("voices"))
     default_voice = raw.get("default_voice")
     if default_voice is not None:

@@ -12,6 +12,7 @@ import soundfile as sf
 from _server_helpers import SR, FakeBackend, make_config, serve_app
 
 from ishowtts.server.app import create_app
+from ishowtts.voices.shared_dir import LOCK_NAME
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +27,7 @@ def tone_bytes(seconds: float = 1.5, fmt: str = "WAV", freq: float = 330.0, sr: 
 
 
 def stored_files(data_dir: Path) -> list[str]:
-    return sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file())
+    return sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file() and p.name != LOCK_NAME)
 
 
 async def test_override_roundtrip_and_persistence(tmp_path, fake_backend):

@@ -14,6 +14,7 @@ import soundfile as sf
 from ishowtts.config import VoiceConfig
 from ishowtts.voices.index import AUDIO_NAME_RE
 from ishowtts.voices.litter import sweep
+from ishowtts.voices.shared_dir import LOCK_NAME
 from ishowtts.voices.store import VoiceStore
 
 SR = 24_000
@@ -27,7 +28,7 @@ def wav(freq: float = 220.0, seconds: float = 1.0) -> bytes:
 
 
 def files(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != LOCK_NAME}
 
 
 def make_store(data: Path, ref: Path) -> VoiceStore:
@@ -62,6 +63,7 @@ def test_only_litter_is_removed_at_start_up(tmp_path: Path, caplog) -> None:
     store.set_override(mine.id, audio=wav(450.0))
     valid = files(data)
     assert len(valid) == 5  # two indexes, one created voice, two override clips
+    assert (data / LOCK_NAME).is_file()  # the writers' lock (not voice data: files() leaves it out)
     junk = litter(data)
     keepers = {  # not litter: other names, and anything outside the store's folders
         "voices/audio/README.txt": b"notes",

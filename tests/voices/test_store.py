@@ -10,6 +10,7 @@ import pytest
 
 from ishowtts.config import VoiceConfig
 from ishowtts.voices import atomic
+from ishowtts.voices.shared_dir import LOCK_NAME
 from ishowtts.voices.store import InvalidAudio, VoiceNotDeletable, VoiceNotFound, VoiceStore
 
 INFO_KEYS = {
@@ -44,7 +45,9 @@ def setup(tmp_path: Path, h):
 
 
 def files_under(path: Path) -> list[str]:
-    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()) if path.exists() else []
+    if not path.exists():
+        return []
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() and p.name != LOCK_NAME)
 
 
 def test_list_get_and_info(setup) -> None:
@@ -230,7 +233,7 @@ def test_failed_write_keeps_the_old_state(setup, h, monkeypatch) -> None:
     monkeypatch.undo()
     assert index.read_bytes() == before
     assert store.get("zeta").text == "kept" and not store.reference_info("zeta")["override_audio_available"]
-    assert [p.name for p in data.rglob("*") if p.is_file() and p.name.startswith(".")] == []  # no temp files
+    assert [p.name for p in data.rglob(".*.tmp") if p.is_file()] == []  # no temp files
     assert list((data / "overrides" / "audio").glob("*")) == []  # no orphan audio
     assert make().get("zeta").text == "kept"
 

@@ -1,4 +1,7 @@
-"""`python -m ishowtts serve [--config FILE] [--host H] [--port P] [--warmup] [--log-level L] [--data-dir D]`.
+"""`python -m ishowtts serve [--config FILE] [--host H] [--port P] [--warmup] [--log-level L] [--data-dir D] [--ray]`.
+
+``--ray`` runs the same app on Ray Serve instead (synthesis replicas, ``[scale]``, docs/scale-out.md); it
+needs the ``scale`` extra, and without ``--ray`` nothing imports Ray.
 
 Loads the config (defaults work without a file), builds the engine (F5 when its weights are found, else
 espeak-ng — said loudly, with the reason, in the one banner the engine factory logs), and runs uvicorn.
@@ -28,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--warmup", action="store_true", help="synthesise once per preloaded voice before /ready is 200"
+    )
+    p.add_argument(
+        "--ray",
+        action="store_true",
+        help="run on Ray Serve: synthesis replicas from [scale] (pip install '.[scale]'; docs/scale-out.md)",
     )
     p.add_argument(
         "--log-level",
@@ -61,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"ishowtts serve: invalid config: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "ray", False):
+        return _run_ray(config, warmup=args.warmup)
     try:
         backend, fallback_reason = build_backend(config.engine)
     except BackendUnavailable as exc:
@@ -94,6 +104,22 @@ def run(args: argparse.Namespace) -> int:
     uvicorn.run(
         app, host=host, port=port, log_level=level.lower(), log_config=None, timeout_graceful_shutdown=5
     )
+    return 0
+
+
+def _run_ray(config: Any, *, warmup: bool) -> int:
+    from ishowtts.config import ConfigError
+
+    try:
+        from ishowtts.deploy.ray import start
+    except ImportError as exc:
+        print(f"ishowtts serve --ray: Ray Serve is not installed ({exc}); pip install '.[scale]'", file=sys.stderr)
+        return 2
+    try:
+        start(config, warmup=warmup, blocking=True)
+    except ConfigError as exc:
+        print(f"ishowtts serve --ray: invalid config: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -60,6 +60,7 @@ class SynthesisResult:
     queue_s: float
     synth_s: float
     rtf: float  # synth_s / audio seconds
+    replica: str | None = None  # the serving replica, when synthesis runs elsewhere (serve --ray)
 
 
 class SchedulerObserver:

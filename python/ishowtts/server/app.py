@@ -1,5 +1,9 @@
 """The FastAPI application: ``create_app(config, backend=None, *, fallback_reason=None, warmup=False)``.
 
+``synthesis`` replaces the in-process backend and scheduler (``serve --ray`` passes one that sends the work
+to synthesis replicas); ``danmaku=False`` leaves the chat read-aloud out (``serve --ray`` runs it as its own
+single-replica deployment).
+
 Built once per process by ``python -m ishowtts serve`` (tests build as many as they like: every app has its
 own metrics registry and scheduler). The lifespan starts the scheduler (and the danmaku service when that
 package is present), runs the warm-up in the background when asked (``/ready`` is 503 until it is done),
@@ -19,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +36,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ishowtts import __version__
 from ishowtts.config import Config
 from ishowtts.engine.backend import Backend, SynthesisParams
-from ishowtts.engine.factory import build
-from ishowtts.engine.scheduler import Priority
+from ishowtts.engine.factory import Built, build
+from ishowtts.engine.scheduler import Priority, SchedulerObserver
 from ishowtts.logging_setup import kv
 from ishowtts.server import routes_ishowtts, routes_openai, routes_system, routes_voices
 from ishowtts.server.content_type import require_media_type
@@ -59,9 +63,14 @@ def create_app(
     fallback_reason: str | None = None,
     warmup: bool = False,
     web_dir: Path | None = WEB_DIR,
+    synthesis: Callable[[SchedulerObserver], Built] | None = None,
+    danmaku: bool = True,
 ) -> FastAPI:
     metrics = Metrics()
-    backend, scheduler, reason = build(config, backend=backend, observer=metrics)
+    if synthesis is not None:
+        backend, scheduler, reason = synthesis(metrics)
+    else:
+        backend, scheduler, reason = build(config, backend=backend, observer=metrics)
     fallback_reason = reason or fallback_reason
     store = VoiceStore(
         config.server.data_dir,
@@ -97,7 +106,8 @@ def create_app(
     install_response_schema(app, api_key=bool(config.server.api_key))
     for module in (routes_system, routes_ishowtts, routes_voices, routes_openai):
         app.include_router(module.router)
-    _include_danmaku(app, state)
+    if danmaku:
+        _include_danmaku(app, state)
     static = web_dir if web_dir is not None and (web_dir / "index.html").is_file() else None
     if static is not None:
         app.router.default = _web_fallback(StaticFiles(directory=static, html=True), app.router.default)

@@ -105,9 +105,13 @@ async def encode_off_loop(audio: Any, sample_rate: int, fmt: str = "wav") -> byt
     return await asyncio.to_thread(encode_audio, audio, fmt, sample_rate)
 
 
-def audio_headers(request_id: str, sample_rate: int, voice_id: str) -> dict[str, str]:
-    """The headers of every synthesis answer."""
-    return {"X-Request-Id": request_id, "X-Sample-Rate": str(sample_rate), "X-Voice-Id": voice_id}
+def audio_headers(request_id: str, sample_rate: int, voice_id: str, replica: str | None = None) -> dict[str, str]:
+    """The headers of every synthesis answer; ``X-Ishowtts-Replica`` names the replica that rendered it
+    when synthesis runs on replicas (``serve --ray``)."""
+    headers = {"X-Request-Id": request_id, "X-Sample-Rate": str(sample_rate), "X-Voice-Id": voice_id}
+    if replica:
+        headers["X-Ishowtts-Replica"] = replica
+    return headers
 
 
 def cloning_warning(state: AppState) -> str | None:

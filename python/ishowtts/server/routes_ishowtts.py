@@ -68,7 +68,7 @@ async def tts(body: TTSRequest, request: Request, state: StateDep) -> Response:
             rtf=round(result.rtf, 4),
         ),
     )
-    headers = audio_headers(request_id, result.sample_rate, voice_id)
+    headers = audio_headers(request_id, result.sample_rate, voice_id, result.replica)
     if wants_raw_wav(request):
         return Response(wav, media_type="audio/wav", headers=headers)
     b64 = await asyncio.to_thread(base64.b64encode, wav) if len(wav) > 1 << 20 else base64.b64encode(wav)

@@ -102,7 +102,7 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
             return Response(status_code=CLIENT_CLOSED)
         log.info("speech", extra=kv(**fields, cached=result.cached))
         data = await _whole_file(result.audio, result.sample_rate, fmt, state, start)
-        headers = audio_headers(request_id, result.sample_rate, voice_id)
+        headers = audio_headers(request_id, result.sample_rate, voice_id, result.replica)
         return Response(data, media_type=info.media_type, headers=headers)
     sr = state.sample_rate
     stream = state.scheduler.stream(spoken, ref, body.params(), priority=Priority.INTERACTIVE)
@@ -119,7 +119,7 @@ async def speech(body: SpeechRequest, request: Request, state: StateDep) -> Any:
         raise
     whole = first is not None and bool(getattr(stream, "whole", False))  # a cache hit
     log.info("speech", extra=kv(**fields, cached=whole))
-    headers = audio_headers(request_id, sr, voice_id)
+    headers = audio_headers(request_id, sr, voice_id, getattr(stream, "replica", None))
     if first is not None and whole:  # the length is known before the first byte: send it as one file
         await stream.aclose()
         data = await _whole_file(first, sr, fmt, state, start)

@@ -34,6 +34,8 @@ async def health(state: StateDep) -> dict[str, Any]:
         "voices": len(state.store.list()),
         "default_voice": state.store.default_voice_id(),
         "version": state.version,
+        "replicas": info.get("replicas") if isinstance(info.get("replicas"), list) else None,
+        "cluster": info.get("cluster") if isinstance(info.get("cluster"), dict) else None,
     }
 
 

@@ -178,6 +178,8 @@ class HealthResponse(BaseModel):
     voices: int
     default_voice: str
     version: str
+    replicas: list[dict[str, Any]] | None = None  # serve --ray: each synthesis replica's last report
+    cluster: dict[str, Any] | None = None  # serve --ray: the replicas' totals
 
 
 class VoiceItem(BaseModel):

@@ -14,7 +14,8 @@ as a whole at start-up (:mod:`ishowtts.voices.index`): a corrupt one is logged, 
 never half-applied. What a killed write leaves behind (``*.tmp`` files, audio no index names) is removed at
 start-up (:mod:`ishowtts.voices.litter`). Voice ids are checked against a strict pattern before they are
 used in any path. Created voices can be deleted; configured ones cannot (:class:`VoiceNotDeletable`).
-One data directory belongs to one server process.
+Several processes may share one data directory (the replicas of ``serve --ray``): writes hold a file lock,
+and every query first takes in what another process wrote (:mod:`ishowtts.voices.shared_dir`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +47,7 @@ from ishowtts.voices.audio_io import (
 from ishowtts.voices.index import AUDIO_NAME_RE, StoredOverride, StoredVoice
 from ishowtts.voices.litter import SweepResult, sweep
 from ishowtts.voices.reference import VoiceReference
+from ishowtts.voices.shared_dir import DirLock, Stamp, stamp
 from ishowtts.voices.text_fields import clean_text_field
 
 __all__ = ["InvalidAudio", "VoiceEntry", "VoiceNotDeletable", "VoiceNotFound", "VoiceStore"]
@@ -108,6 +111,8 @@ class VoiceStore:
         self._created_dir = self.data_dir / "voices"
         self._created_audio_dir = self._created_dir / "audio"
         self._created_index = self._created_dir / "voices.json"
+        self._dirlock = DirLock(self.data_dir)
+        self._stamps: tuple[Stamp, Stamp] | None = None  # the indexes as last read; None = read again
 
         for vc in voices:
             if not is_valid_voice_id(vc.id):
@@ -121,24 +126,32 @@ class VoiceStore:
                 voice.decoded = self._decode_baseline(voice)
             self._voices[vc.id] = voice
         self._configured = tuple(self._voices)
-        created_names = self._load_created()
-        if not self._voices:
-            raise ValueError("no voices configured")
-        if default_voice is not None and default_voice not in self._voices:
-            raise VoiceNotFound(f"default voice {default_voice!r} is not a known voice")
-        if default_voice is None:
-            default_voice = self._configured[0] if self._configured else sorted(self._voices)[0]
-        self._default = default_voice
-        override_names = self._load_overrides()
-        self._sweep_litter(override_names, created_names)
+        # another process's write in progress (audio before index) must not be swept: read under the lock,
+        # which exists once anything was stored (a fresh directory holds nothing to sweep or read)
+        stored = self._created_dir.exists() or self._override_dir.exists()
+        with self._dirlock() if stored else contextlib.nullcontext():
+            stamps = self._index_stamps()
+            created_names = self._load_created()
+            if not self._voices:
+                raise ValueError("no voices configured")
+            if default_voice is not None and default_voice not in self._voices:
+                raise VoiceNotFound(f"default voice {default_voice!r} is not a known voice")
+            if default_voice is None:
+                default_voice = self._configured[0] if self._configured else sorted(self._voices)[0]
+            self._default = default_voice
+            override_names = self._load_overrides()
+            self._sweep_litter(override_names, created_names)
+            self._stamps = stamps
 
     # ------------------------------------------------------------------------------------------ queries
     def list(self) -> list[VoiceEntry]:
         with self._lock:
+            self._sync()
             return [self._entry(vid) for vid in sorted(self._voices)]
 
     def entry(self, voice_id: str) -> VoiceEntry:
         with self._lock:
+            self._sync()
             self._voice(voice_id)
             return self._entry(voice_id)
 
@@ -146,11 +159,20 @@ class VoiceStore:
         return self._default
 
     def __contains__(self, voice_id: object) -> bool:
-        return isinstance(voice_id, str) and voice_id in self._voices
+        with self._lock:
+            self._sync()
+            return isinstance(voice_id, str) and voice_id in self._voices
+
+    def is_loaded(self, voice_id: str) -> bool:
+        """True when :meth:`get` answers from memory (nothing to read or decode), as the disk is now."""
+        with self._lock:
+            self._sync()
+            return voice_id in self._refs
 
     def get(self, voice_id: str) -> VoiceReference:
         """The active reference: override audio/text where set, else the baseline."""
         with self._lock:
+            self._sync()
             ref = self._refs.get(voice_id)
             if ref is not None:
                 return ref
@@ -171,6 +193,7 @@ class VoiceStore:
 
     def reference_info(self, voice_id: str) -> dict[str, Any]:
         with self._lock:
+            self._sync()
             voice = self._voice(voice_id)
             ov = self._overrides.get(voice_id)
             override_text = ov.text if ov else None
@@ -192,6 +215,7 @@ class VoiceStore:
         self, voice_id: str, source: Literal["baseline", "override"] = "baseline"
     ) -> tuple[bytes, str]:
         with self._lock:
+            self._sync()
             voice = self._voice(voice_id)
             if source == "baseline":
                 if voice.audio_path is None:
@@ -220,9 +244,9 @@ class VoiceStore:
             raise ValueError("nothing to update: provide text and/or audio")
         if text is not None:
             text = _reference_text(text)
-        with self._lock:
+        decoded = self._decode_upload(audio, filename) if audio is not None else None
+        with self._writing():
             self._voice(voice_id)
-            decoded = self._decode_upload(audio, filename) if audio is not None else None
             old = self._overrides.get(voice_id)
             new = StoredOverride(
                 text=old.text if old else None,
@@ -254,7 +278,7 @@ class VoiceStore:
             return self.reference_info(voice_id)
 
     def clear_override(self, voice_id: str) -> dict[str, Any]:
-        with self._lock:
+        with self._writing():
             self._voice(voice_id)
             old = self._overrides.get(voice_id)
             if old is not None:
@@ -276,7 +300,7 @@ class VoiceStore:
         if audio is None:
             raise InvalidAudio("audio: an audio sample is required")
         decoded = self._decode_upload(audio, filename)
-        with self._lock:
+        with self._writing():
             voice_id = self._unique_id(name)
             fname = self._write_audio(self._created_audio_dir, voice_id, bytes(audio), decoded)
             language = "zh" if _CJK_RE.search(text) else "en"
@@ -300,7 +324,7 @@ class VoiceStore:
         """Delete a created voice: its index entry first (the deletion is done once that write landed),
         then its override and audio files. Configured voices and the default voice raise
         :class:`VoiceNotDeletable`; unknown ones :class:`VoiceNotFound`."""
-        with self._lock:
+        with self._writing():
             voice = self._voice(voice_id)
             if voice.created_at is None:
                 raise VoiceNotDeletable(
@@ -326,6 +350,51 @@ class VoiceStore:
                 _unlink_quietly(voice.audio_path)
                 fsync_dir(voice.audio_path.parent)
             log.info("voice deleted", extra=kv(voice=voice_id))
+
+    # ------------------------------------------------------------------------------------------ sharing
+    def _index_stamps(self) -> tuple[Stamp, Stamp]:
+        return stamp(self._created_index), stamp(self._override_index)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A change: this process's lock and the directory's, on the indexes as they are on disk now."""
+        with self._lock, self._dirlock():
+            self._sync()
+            try:
+                yield
+            except BaseException:
+                self._stamps = None  # the disk may hold part of the change: read it again next time
+                raise
+            self._stamps = self._index_stamps()
+
+    def _sync(self) -> None:
+        """Take in what another process wrote to the indexes since this one last read them (two stats
+        when nothing changed). Decoded audio is kept for entries whose file is the same."""
+        stamps = self._index_stamps()
+        if stamps == self._stamps:
+            return
+        with self._lock, self._dirlock():
+            stamps = self._index_stamps()
+            if self._stamps is None or stamps[0] != self._stamps[0]:
+                old = {v.id: v for v in self._created_voices()}
+                for vid in [vid for vid, v in self._voices.items() if v.created_at is not None]:
+                    del self._voices[vid]
+                self._shadowed = []
+                self._load_created(quiet=True)
+                for v in self._created_voices():
+                    prev = old.get(v.id)
+                    if prev is not None and prev.audio_path == v.audio_path:
+                        v.decoded = prev.decoded
+            if self._stamps is None or stamps[1] != self._stamps[1]:
+                old_ov, self._overrides = self._overrides, {}
+                self._load_overrides(quiet=True)
+                for vid, ov in self._overrides.items():
+                    prev_ov = old_ov.get(vid)
+                    if prev_ov is not None and prev_ov.audio == ov.audio:
+                        ov.decoded = prev_ov.decoded
+            self._refs.clear()
+            self._stamps = stamps
+            log.info("voices re-read: another process changed them", extra=kv(data_dir=str(self.data_dir)))
 
     # ------------------------------------------------------------------------------------------ internals
     def _voice(self, voice_id: str) -> StoredVoice:
@@ -410,7 +479,7 @@ class VoiceStore:
         assert is_valid_voice_id(candidate), candidate
         return candidate
 
-    def _load_overrides(self) -> set[str] | None:
+    def _load_overrides(self, *, quiet: bool = False) -> set[str] | None:
         """Apply the overrides index; the audio names it holds (None when it was corrupt)."""
         overrides, ok = index.load_index(
             self._override_index,
@@ -422,15 +491,15 @@ class VoiceStore:
         self._overrides = overrides
         active = sorted(vid for vid in overrides if vid in self._voices)
         inactive = sorted(vid for vid in overrides if vid not in self._voices)
-        if active:
+        if active and not quiet:
             log.info("voice overrides re-applied", extra=kv(voices=",".join(active)))
-        if inactive:
+        if inactive and not quiet:
             log.warning(
                 "overrides kept for voices that are not configured", extra=kv(voices=",".join(inactive))
             )
         return {ov.audio for ov in overrides.values() if ov.audio}
 
-    def _load_created(self) -> set[str] | None:
+    def _load_created(self, *, quiet: bool = False) -> set[str] | None:
         """Add the created voices; the audio names their index holds (None when it was corrupt)."""
         voices, ok = index.load_index(
             self._created_index,
@@ -441,9 +510,8 @@ class VoiceStore:
             return set() if ok else None
         for voice in voices:
             if voice.id in self._voices:
-                log.warning(
-                    "created voice shadowed by a configured voice of the same id", extra=kv(voice=voice.id)
-                )
+                if not quiet:
+                    log.warning("created voice shadowed by a configured voice", extra=kv(voice=voice.id))
                 self._shadowed.append(voice)  # kept in the index, so nothing of it is lost
                 continue
             self._voices[voice.id] = voice

@@ -1,0 +1,1 @@
+"""Running the server past one process: Ray Serve deployments (``serve --ray``, the ``scale`` extra)."""

@@ -1,0 +1,69 @@
+"""One data directory shared by several processes (the replicas of ``serve --ray``, or two servers).
+
+* Writers take :class:`DirLock`, an exclusive ``fcntl.flock`` on ``<data_dir>/.voices.lock``, around
+  read-index / write-audio / write-index, so two processes never lose each other's change and the start-up
+  sweep never removes audio that another process has written but not yet indexed.
+* Readers notice another process's write by the index files' :func:`stamp` (inode, mtime, size): every
+  write replaces the index with ``os.replace``, so a changed file always has a new inode.
+
+Where ``fcntl`` does not exist (Windows) the lock is only the in-process one: one server per data directory
+there, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = ".voices.lock"
+
+Stamp = tuple[int, int, int] | None
+
+
+def stamp(path: Path) -> Stamp:
+    """``(inode, mtime_ns, size)`` of ``path``, None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class DirLock:
+    """Re-entrant across threads of one process (an ``RLock``), exclusive across processes (``flock``)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / LOCK_NAME
+        self._local = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._local:
+            if self._depth == 0 and fcntl is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._fd = fd
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fd, self._fd = self._fd, None
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)

@@ -1,0 +1,92 @@
+"""What the Ray Serve tests and benchmarks share: a free port, a config, the server deployed on Ray
+(``deployed``) and the one-process server (``plain_server``) it is compared with, and ``wait_until``.
+
+``deployed(config)`` runs both Serve applications (``ishowtts.deploy.ray.start``) and yields an httpx
+client on Ray's HTTP proxy once every synthesis replica reports; Serve is shut down afterwards, so each test
+module gets a fresh layout. ``plain_server(config)`` runs ``python -m ishowtts serve``'s app with uvicorn
+in a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ishowtts.config import Config, load_config
+
+RAY_CPUS = 8  # logical CPUs Ray may schedule (replicas ask for 0.5 each); the machine's 2 cores are shared
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_config(data_dir: Path, port: int, **sections: dict[str, Any]) -> Config:
+    overrides: dict[str, Any] = {k: dict(v) for k, v in sections.items()}
+    overrides.setdefault("server", {}).update({"data_dir": str(data_dir), "port": port})
+    return load_config(None, env={}, overrides=overrides)
+
+
+@contextlib.contextmanager
+def deployed(config: Config) -> Iterator[httpx.Client]:
+    from ray import serve
+
+    from ishowtts.deploy import ray as deploy
+
+    deploy.start(config)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{config.server.port}", timeout=60)
+    try:
+        wait_until(lambda: client.get("/api/health").json().get("cluster", {}).get("replicas", 0) >= _replicas(config))
+        yield client
+    finally:
+        client.close()
+        serve.shutdown()  # the next deployment starts its proxy on its own port
+
+
+def _replicas(config: Config) -> int:
+    return int(config.scale.raw.get("replicas", 2))
+
+
+@contextlib.contextmanager
+def plain_server(config: Config) -> Iterator[httpx.Client]:
+    """``python -m ishowtts serve`` in this process: the same app, uvicorn on loopback."""
+    import uvicorn
+
+    from ishowtts.server.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=config.server.port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    client = httpx.Client(base_url=f"http://127.0.0.1:{config.server.port}", timeout=60)
+    try:
+        wait_until(lambda: server.started)
+        yield client
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(10)
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 120.0, every: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(every)
+    raise AssertionError(f"not true within {timeout} s (last error: {last!r})")
