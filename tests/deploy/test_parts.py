@@ -59,6 +59,7 @@ def test_translate_keeps_our_errors_and_names_a_lost_replica() -> None:
     wrapped = ray_errors.RayTaskError("synthesize", "traceback", full)
     assert translate(wrapped) is full
     assert isinstance(translate(ray_errors.RayTaskError("f", "tb", KeyError("x"))), EngineFailure)
+    assert isinstance(translate(ray_errors.RayTaskError("f", "tb", ray_errors.ActorDiedError())), ReplicaLost)
     lost = translate(ray_errors.ActorDiedError())
     assert isinstance(lost, ReplicaLost) and isinstance(lost, SchedulerClosed)  # 503 + Retry-After
     assert isinstance(translate(serve_errors.BackPressureError(num_queued_requests=9, max_queued_requests=8)), QueueFull)

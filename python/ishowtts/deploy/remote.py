@@ -66,6 +66,8 @@ def translate(exc: BaseException) -> BaseException:
         cause = getattr(exc, "cause", None)
         if isinstance(cause, _OURS):
             return cause
+        if isinstance(cause, _GONE):  # a replica's own call to a replica that died
+            return ReplicaLost(f"the synthesis replica went away ({type(cause).__name__}); retry")
         if isinstance(cause, BaseException):
             return EngineFailure(f"{type(cause).__name__}: {cause}")
         return EngineFailure(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
