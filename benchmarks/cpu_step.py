@@ -5,7 +5,8 @@ bf16 MFU gate).
 Each mode is built by the engine itself (``Engine.random(config, options=EngineOptions(dtype=, compile=,
 quantize=))``): precast, int8 and compile are applied by its renderer, so the step timed here is the model
 the server runs. The step is ``dit.denoise`` on cond + uncond (a batch of 2, as every guided step runs),
-at ``frames`` frames (938 = 10 s of 24 kHz audio, reference included).
+for ``frames`` frames (938 = 10 s of 24 kHz audio, reference included), padded to the length the
+renderer runs them at (960 on the CPU).
 """
 
 from __future__ import annotations
@@ -70,18 +71,31 @@ class StepBench:
         overrides, _ = MODES[mode]
         return Engine.random(self.config, seed=0, options=EngineOptions(device="cpu", **overrides))
 
-    def step_fn(self, engine: Engine) -> Callable[[], torch.Tensor]:
-        """The engine's own DiT step (its model as its renderer prepared it) on the benchmark inputs."""
+    def run_frames(self, engine: Engine) -> int:
+        """The length the engine's renderer runs ``frames`` at (padded and masked: its bucket with CUDA
+        graphs, else the next multiple of ``BucketSet.multiple``)."""
+        return int(engine.renderer.buckets.run_frames(self.frames))
+
+    def step_fn(self, engine: Engine, run: int | None = None) -> Callable[[], torch.Tensor]:
+        """The engine's own DiT step (its model as its renderer prepared it) on the benchmark inputs,
+        padded to :meth:`run_frames` with the padding masked, as the renderer runs it. ``flops`` counts
+        the ``frames`` of real audio only, so the padding is charged to the step's MFU. ``run`` pads to
+        another length instead (>= ``frames``)."""
         dit = engine.model.transformer
         dtype = engine.dtype
+        run = self.run_frames(engine) if run is None else run
+        if run < self.frames:
+            raise ValueError(f"run ({run}) must be >= frames ({self.frames})")
+        pad = (0, 0, 0, run - self.frames)
         with torch.no_grad(), autocast("cpu", dtype):
-            valid = torch.ones(1, self.frames, dtype=torch.bool)
-            c = dit.conditioning(self.cond, self.text, valid, groups=((False, False), (True, True)))
+            valid = torch.arange(run)[None] < self.frames
+            cond = torch.nn.functional.pad(self.cond, pad)
+            c = dit.conditioning(cond, self.text, valid, groups=((False, False), (True, True)))
             mod = dit.time_modulation(torch.tensor([0.5]))
-        x = self.x.to(dit.proj_out.weight.dtype)
+        x = torch.nn.functional.pad(self.x, pad).to(dit.proj_out.weight.dtype)
 
         def step() -> torch.Tensor:
             with torch.no_grad(), autocast("cpu", dtype):
-                return dit.denoise(x, c, mod).float()
+                return dit.denoise(x, c, mod).float()[:, : self.frames]
 
         return step

@@ -86,7 +86,8 @@ def main() -> int:
         cats = profile_step(step)
         total = sum(cats.values())
         peak = peaks[MODES[mode][1]]
-        print(f"\n{mode}: {secs:.3f} s/step, {bench.flops / secs / 1e9:.0f} GFLOP/s = "
+        print(f"\n{mode} (run at {bench.run_frames(engine)} frames, padding masked; GFLOP/s count the {args.frames}):"
+              f" {secs:.3f} s/step, {bench.flops / secs / 1e9:.0f} GFLOP/s = "
               f"{bench.flops / secs / 1e9 / peak:.0%} of the {MODES[mode][1]} mm peak (profiled step {total / 1e3:.3f} s)")  # fmt: skip
         for cat, ms in sorted(cats.items(), key=lambda kv: -kv[1]):
             extra = ""

@@ -5,12 +5,15 @@ Printed in one run (and stored in ``extra_info``), with the CPU model and its ma
 * ``test_mm_peaks``: ``torch.mm`` 2048^3 in fp32 and bf16, ``torch._int_mm`` in int8 (GFLOP/s; GOP/s for
   int8);
 * ``test_dit_step_modes``: one F5TTS_v1_Base DiT step (random weights, 938 frames = 10 s at 24 kHz with the
-  reference, cond + uncond as a batch of 2, as every sampler step runs) in each mode the engine offers on
+  reference, cond + uncond as a batch of 2, as every sampler step runs; padded and masked to the length the
+  renderer runs it at, ``run_frames``, while the FLOPs count the 938) in each mode the engine offers on
   the CPU: fp32 eager, bf16 eager (block Linears precast), bf16 compiled (inductor, frozen weights), int8
   compiled (torchao dynamic int8, needs the ``fast`` extra). Each mode is built by the engine's own
   renderer (``Engine(..., EngineOptions(dtype=, compile=, quantize=))``), so it times the model the server
   would run. Per mode: seconds per step, MFU (analytic FLOPs / time / the matching mm peak of this run), the
   speed-up over fp32, and the NMSE of the step's output against fp32;
+* ``test_run_length``: the step of 938 (and 1100) frames unpadded, at the renderer's run length (960;
+  1120) and at their frame bucket (1024; 1536), alternately, in this machine's "auto" mode;
 * ``test_rtf``: ``ishowtts bench --single-pass``'s own measurement (:func:`ishowtts.cli.bench.measure`)
   with this machine's defaults (dtype/compile "auto"): 10 s of total audio in one pass (the bundled
   voice's reference included) at NFE 7 (the EPSS schedule) and NFE 16, mel + DiT + Vocos; RTF as wall
@@ -101,6 +104,7 @@ def test_dit_step_modes(benchmark: Any) -> None:
         if mode == "bf16+compile":
             benchmark.pedantic(step, rounds=1, iterations=1)
         results[mode] = {
+            "run_frames": bench.run_frames(engine),
             "step_s": round(secs, 4),
             "mfu": round(bench.flops / secs / 1e9 / peak, 4),
             "peak_gflops": round(peak, 1),
@@ -117,7 +121,8 @@ def test_dit_step_modes(benchmark: Any) -> None:
     benchmark.extra_info.update({"config": CONFIG, "frames": FRAMES, "cpu": header(), "step_gflop": round(bench.flops / 1e9, 1)})
     for mode, r in results.items():
         benchmark.extra_info.update({f"{mode}.{k}": v for k, v in r.items()})
-    lines = [f"\n{header()}\n{CONFIG} DiT step, {FRAMES} frames, cond+uncond ({bench.flops / 1e9:.0f} GFLOP):"]
+    run = results["fp32"]["run_frames"]
+    lines = [f"\n{header()}\n{CONFIG} DiT step, {FRAMES} frames run at {run}, cond+uncond ({bench.flops / 1e9:.0f} GFLOP):"]
     for mode, r in results.items():
         lines.append(
             f"  {mode:13s} {r['step_s']:7.3f} s/step  {r['gflops']:7.1f} GFLOP/s  MFU {r['mfu']:.2f} vs {MODES[mode][1]} mm "
@@ -127,6 +132,44 @@ def test_dit_step_modes(benchmark: Any) -> None:
     print("\n".join(lines))
     assert results["bf16"]["nmse_vs_fp32"] < 1e-3
     assert results["bf16+compile"]["nmse_vs_fp32"] < 1e-3
+
+
+@pytest.mark.parametrize("frames", [FRAMES, 1100])
+def test_run_length(benchmark: Any, frames: int) -> None:
+    """The same frames as one step at three lengths, alternately, in this machine's "auto" mode: unpadded,
+    at the renderer's run length (the next multiple of ``defaults.FRAME_MULTIPLE``: 938 -> 960, 1100 ->
+    1120) and at their frame bucket (1024 and 1536, where every batch ran before). The padding is masked,
+    so all three give the same mel; the shortest is not the fastest, because torch's CPU attention runs
+    odd lengths at a fraction of its rate."""
+    from ishowtts.engine.options import EngineOptions, resolve
+
+    auto = resolve(EngineOptions(device="cpu"), torch.device("cpu"))
+    mode = ("bf16+compile" if auto.compile else "bf16") if auto.dtype == torch.bfloat16 else "fp32"
+    bench = StepBench(frames=frames)
+    engine = bench.engine(mode)
+    lengths = {
+        "unpadded": frames,
+        "run_length": bench.run_frames(engine),
+        "bucket": engine.renderer.buckets.frames_for(frames),
+    }
+    steps = {name: bench.step_fn(engine, run) for name, run in lengths.items()}
+    outs = {name: step() for name, step in steps.items()}  # warm-up (compiles each shape)
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(ROUNDS):
+        for name, step in steps.items():
+            best[name] = min(best[name], time_once(step, 1))
+    benchmark.pedantic(steps["run_length"], rounds=1, iterations=1)
+    errs = {name: nmse(out, outs["unpadded"]) for name, out in outs.items()}
+    benchmark.extra_info.update({"config": CONFIG, "mode": mode, "cpu": header(), **{f"{k}_frames": v for k, v in lengths.items()}})
+    benchmark.extra_info.update({f"{k}_s": round(v, 4) for k, v in best.items()})
+    benchmark.extra_info["run_length_over_bucket"] = round(best["run_length"] / best["bucket"], 3)
+    benchmark.extra_info["run_length_over_unpadded"] = round(best["run_length"] / best["unpadded"], 3)
+    print(f"\n{header()}\n{CONFIG} DiT step ({mode}), {frames} frames of audio run at:")
+    for name, n in lengths.items():
+        print(f"  {name:10s} {n:5d} frames  {best[name]:7.3f} s/step  NMSE vs unpadded {errs[name]:.1e}")
+    print(f"  run length / bucket {best['run_length'] / best['bucket']:.3f}, / unpadded {best['run_length'] / best['unpadded']:.3f}")
+    assert lengths["unpadded"] <= lengths["run_length"] <= lengths["bucket"]
+    assert max(errs.values()) < 1e-3  # masked padding: the same mel at every length
 
 
 @pytest.mark.parametrize("nfe", [7, 16])

@@ -28,7 +28,6 @@ import contextlib
 import os
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,7 +44,9 @@ from gatelib import cpu_model
 ray = pytest.importorskip("ray", reason="the scale extra: pip install '.[scale]'")
 from ray import cloudpickle, serve  # noqa: E402
 
-_h = load_module(Path(__file__).resolve().parents[1] / "tests" / "deploy" / "_ray_helpers.py", "_ray_helpers")
+_TESTS = Path(__file__).resolve().parents[1] / "tests"
+_live = load_module(_TESTS / "live_server.py", "live_server")  # before _ray_helpers, which imports it
+_h = load_module(_TESTS / "deploy" / "_ray_helpers.py", "_ray_helpers")
 
 LOAD = 48
 CONCURRENCY = 8
@@ -107,7 +108,7 @@ def _config(tmp: Path, port: int, replicas: int) -> Any:
 
 @pytest.fixture(scope="module")
 def through_ray(ray_cluster: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    config = _config(tmp_path_factory.mktemp("ray"), _h.free_port(), 2)
+    config = _config(tmp_path_factory.mktemp("ray"), _live.free_port(), 2)
     with _h.deployed(config) as client:
         client.config = config  # type: ignore[attr-defined]  # test_throughput scales this deployment
         yield client
@@ -150,27 +151,15 @@ def _machine() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _echo_without_ray() -> Iterator[httpx.Client]:
-    import uvicorn
-
-    port = _h.free_port()
-    server = uvicorn.Server(uvicorn.Config(echo_app(), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    try:
-        _h.wait_until(lambda: server.started)
+    with _live.ThreadServer(echo_app()) as srv, httpx.Client(base_url=srv.url, timeout=60) as client:
         yield client
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_ttfb_ray_vs_plain(benchmark: Any, through_ray: httpx.Client, tmp_path: Path) -> None:
     t: dict[str, list[float]] = {"ray": [], "plain": [], "echo_ray": [], "echo_plain": []}
     serve.run(EchoIngress.bind(Echo.bind()), name="serve-floor", route_prefix="/floor")
     try:
-        with _h.plain_server(_config(tmp_path / "plain", _h.free_port(), 2)) as plain, _echo_without_ray() as echo:
+        with _h.plain_server(_config(tmp_path / "plain", _live.free_port(), 2)) as plain, _echo_without_ray() as echo:
             paths = {"ray": (through_ray, "/v1/audio/speech"), "plain": (plain, "/v1/audio/speech"),
                      "echo_ray": (through_ray, "/floor/echo"), "echo_plain": (echo, "/echo")}  # fmt: skip
             for client, path in paths.values():  # warm every path

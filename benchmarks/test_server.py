@@ -24,11 +24,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +35,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
+from gate import load_module
 from ishowtts.config import load_config
 from ishowtts.engine.backend import SynthesisParams
 from ishowtts.server.app import create_app
@@ -50,40 +48,13 @@ TTFB_TEXT = "Thanks for the follow. Welcome to the stream, have fun in chat."
 RPS_TEXTS = [f"Message number {i} from the chat." for i in range(CLIENTS * PER_CLIENT)]
 F5_NFE = 4
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ThreadServer:
-    """uvicorn in a background thread of this process, serving an app built around our backend object."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+_live = load_module(Path(__file__).resolve().parents[1] / "tests" / "live_server.py", "live_server")
+ThreadServer, free_port = _live.ThreadServer, _live.free_port
 
 
 class SubprocessServer:
     def __init__(self, tmp: Path, overrides: dict[str, Any]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cfg = tmp / "bench.toml"
         cfg.write_text(_toml(overrides))
@@ -158,7 +129,7 @@ def served(
     state = app.state.ishowtts
     ref = state.store.get(state.store.default_voice_id())
     with (
-        ThreadServer(app) as srv,
+        ThreadServer(app, start_timeout=120, log_level="warning") as srv,
         SubprocessServer(tmp_path_factory.mktemp(kind + "-server"), overrides) as sub,
     ):
         yield {"kind": kind, "backend": backend, "ref": ref, "url": srv.url, "subprocess_url": sub.url}

@@ -188,3 +188,7 @@ def load_module(path: str | Path, name: str | None = None) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+# uvicorn in a thread of this process, for the tests that need a real server (``from live_server import ...``)
+load_module(Path(__file__).with_name("live_server.py"), "live_server")

@@ -1,8 +1,8 @@
 """Gate: FLOP utilisation of the bf16 DiT step on the CPU (F5TTS_v1_Base, the engine's bf16 mode).
 
-ours = one DiT step (random weights, 938 frames, cond + uncond) as the engine runs it in bf16 on the CPU:
-block Linears precast, inductor-compiled where the machine's "auto" compiles (AMX). The model is
-the whole F5TTS_v1_Base (22 blocks): with fewer blocks the parts outside them (input and conv position
+ours = one DiT step (random weights, 938 frames run at the renderer's 960, cond + uncond) as the engine runs
+it in bf16 on the CPU: block Linears precast, inductor-compiled where the machine's "auto" compiles (AMX).
+The model is the whole F5TTS_v1_Base (22 blocks): with fewer blocks the parts outside them (input and conv position
 embedding, output projection) weigh more and the figure is not the real one (single runs the same day: 4
 blocks 0.51, 12 blocks 0.54, 22 blocks 0.65); peer = bf16 ``torch.mm`` 2048^3 repeated to the same analytic
 FLOPs. ``peer_min / ours_min`` is the step's fraction of this machine's bf16 matmul peak (MFU), measured

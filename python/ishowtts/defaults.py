@@ -21,6 +21,7 @@ FIRST_CHUNK_SECONDS = 1.5  # about how long that first chunk speaks
 RENDERER = "static"  # "static": bucketed masked batches (CUDA graphs when enabled); "eager": one by one
 RENDERERS = ("static", "eager")  # the choices of [engine] renderer
 BUCKETS: tuple[int, ...] = (256, 512, 768, 1024, 1536, 2048, 3072)  # frame-length buckets
+FRAME_MULTIPLE = 32  # without CUDA graphs a batch runs at its longest request rounded up to this, not its bucket
 MAX_BATCH = 8  # requests rendered together
 BATCH_WINDOW_MS = 5.0  # how long the scheduler waits to fill a batch
 DTYPE = None  # "auto": fp16 on CUDA; bf16 on CPUs with bf16 matrix units (AMX / AVX512-BF16); else fp32

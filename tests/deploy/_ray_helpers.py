@@ -10,8 +10,6 @@ in a thread.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,14 +18,9 @@ from typing import Any
 import httpx
 
 from ishowtts.config import Config, load_config
+from live_server import ThreadServer
 
 RAY_CPUS = 8  # logical CPUs Ray may schedule (replicas ask for 0.5 each); the machine's 2 cores are shared
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_config(data_dir: Path, port: int, **sections: dict[str, Any]) -> Config:
@@ -59,23 +52,14 @@ def _replicas(config: Config) -> int:
 @contextlib.contextmanager
 def plain_server(config: Config) -> Iterator[httpx.Client]:
     """``python -m ishowtts serve`` in this process: the same app, uvicorn on loopback."""
-    import uvicorn
-
     from ishowtts.server.app import create_app
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=config.server.port, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    client = httpx.Client(base_url=f"http://127.0.0.1:{config.server.port}", timeout=60)
-    try:
-        wait_until(lambda: server.started)
+    app = create_app(config)
+    with (
+        ThreadServer(app, port=config.server.port, start_timeout=120, lifespan="on") as srv,
+        httpx.Client(base_url=srv.url, timeout=60) as client,
+    ):
         yield client
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(10)
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 120.0, every: float = 0.25) -> Any:

@@ -1,6 +1,7 @@
 """Two tiny random-weight F5 replicas on a local Ray Serve: a voice created (and then overridden) through
 the API is used by both replicas on their next request, keyed by its content, so the same seeded request
-gives the same audio whichever replica renders it, and a different one from the voice it replaced."""
+gives the same audio whichever replica renders it (within float rounding: each batches differently), and a
+different one from the voice it replaced."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from _ray_helpers import deployed, free_port, make_config
+from _ray_helpers import deployed, make_config
+
+from live_server import free_port
 
 pytestmark = [pytest.mark.slow]
 
@@ -59,12 +62,20 @@ def by_replica(client: httpx.Client, voice: str, seed: int, n: int = 12) -> dict
     return out
 
 
+#: the same request, batched differently on each replica, agrees within float rounding (the static renderer
+#: promises batched == alone within 1e-5): at most a 16-bit step or two apart once written as PCM
+SAME_AUDIO_ATOL = 2e-4
+
+
 def one_audio(groups: dict[str, set[str]]) -> np.ndarray:
     assert len(groups) == 2, f"both replicas must serve: {sorted(groups)}"
-    clips = set().union(*groups.values())
-    assert len(clips) == 1, "the replicas made different audio for the same request"
-    audio, _ = sf.read(io.BytesIO(base64.b64decode(next(iter(clips)))), dtype="float32")
-    return audio
+    clips = [sf.read(io.BytesIO(base64.b64decode(c)), dtype="float32")[0] for c in set().union(*groups.values())]
+    first = clips[0]
+    for clip in clips[1:]:
+        assert len(clip) == len(first), "the replicas made different audio for the same request"
+        diff = float(np.abs(clip - first).max())
+        assert diff <= SAME_AUDIO_ATOL, f"the replicas made different audio for the same request ({diff:.2e})"
+    return first
 
 
 def test_a_voice_created_through_one_replica_is_used_by_the_other(f5: httpx.Client) -> None:
@@ -77,7 +88,7 @@ def test_a_voice_created_through_one_replica_is_used_by_the_other(f5: httpx.Clie
     assert made.status_code == 200, made.text
     vid = made.json()["id"]
     shared = one_audio(by_replica(f5, vid, seed=3))
-    assert len(shared) != len(default) or not np.allclose(shared, default)  # the new reference was used
+    assert len(shared) != len(default) or np.abs(shared - default).max() > 100 * SAME_AUDIO_ATOL  # the new one was used
 
     # an override through the API reaches both replicas too: new content, new audio, the same everywhere
     r = f5.post(
@@ -87,4 +98,4 @@ def test_a_voice_created_through_one_replica_is_used_by_the_other(f5: httpx.Clie
     )
     assert r.status_code == 200, r.text
     overridden = one_audio(by_replica(f5, vid, seed=3))
-    assert len(overridden) != len(shared) or not np.allclose(overridden, shared)
+    assert len(overridden) != len(shared) or np.abs(overridden - shared).max() > 100 * SAME_AUDIO_ATOL

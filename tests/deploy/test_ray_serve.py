@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 import ray
 import soundfile as sf
-from _ray_helpers import deployed, free_port, make_config, plain_server, wait_until
+from _ray_helpers import deployed, make_config, plain_server, wait_until
 
+from live_server import free_port
 from tests.conftest import load_module
 
 pytestmark = [pytest.mark.slow]

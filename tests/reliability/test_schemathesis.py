@@ -7,13 +7,12 @@ is left out (it never ends by design); everything else in the schema is exercise
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+
+from live_server import ThreadServer
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis (test extra)")
 from _server_helpers import make_config  # noqa: E402
@@ -33,16 +32,8 @@ SKIP_PATHS = ("/api/danmaku/events",)  # an endless event stream
 EXAMPLES = 150
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     data = tmp_path_factory.mktemp("schemathesis")
     cfg = make_config(
         data,
@@ -57,23 +48,9 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "reconnect_max_s": 5.0,
         },
     )
-    app = create_app(cfg)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
-        )
-    )
-    thread = threading.Thread(target=server.run, name="schemathesis-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
-    assert not thread.is_alive(), "the server did not shut down within 30 s"
+    with ThreadServer(create_app(cfg), log_level="warning", lifespan="on", timeout_graceful_shutdown=3) as srv:
+        yield srv.url
+    assert not srv.thread.is_alive(), "the server did not shut down within 30 s"
 
 
 @pytest.fixture(scope="module")

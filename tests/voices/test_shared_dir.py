@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
+import os
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,32 @@ def test_concurrent_writers_in_other_processes_lose_nothing(tmp_path: Path) -> N
     assert len(list((data / "voices" / "audio").iterdir())) == WRITERS * VOICES_EACH  # no audio lost/swept
 
 
+def test_a_store_starting_on_a_fresh_directory_sweeps_nothing_another_process_is_writing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The start-up sweep runs under the lock only where something was stored when the store started. On a
+    fresh directory the files that appear meanwhile are another process's write in progress: not litter."""
+    ref = tmp_path / "ref.wav"
+    ref.write_bytes(wav(150.0))
+    data = tmp_path / "data"
+    index_tmp = data / "voices" / ".voices.json.k3y9.tmp"
+    audio = data / "voices" / "audio" / "other-0123456789abcdef.wav"
+    load = VoiceStore._load_created
+
+    def other_process_writes_meanwhile(self: VoiceStore, **kw: object) -> object:
+        audio.parent.mkdir(parents=True, exist_ok=True)
+        audio.write_bytes(wav(600.0))
+        index_tmp.write_text("{}")
+        return load(self, **kw)
+
+    monkeypatch.setattr(VoiceStore, "_load_created", other_process_writes_meanwhile)
+    make_store(data, ref)
+    assert audio.exists() and index_tmp.exists()
+    monkeypatch.undo()
+    make_store(data, ref)  # this start finds the directory stored and nobody writing: litter is swept
+    assert not audio.exists() and not index_tmp.exists()
+
+
 def test_a_change_by_one_store_reaches_the_other_with_a_new_content_hash(tmp_path: Path) -> None:
     ref = tmp_path / "ref.wav"
     ref.write_bytes(wav(150.0))
@@ -96,7 +123,12 @@ def test_stamp_changes_on_replace_and_is_none_when_missing(tmp_path: Path) -> No
     first = stamp(p)
     tmp = tmp_path / "x.tmp"
     tmp.write_text("{}")
-    tmp.replace(p)  # same size, maybe the same mtime: the inode differs
+    tmp.replace(p)
+    assert stamp(p) == first  # the same bytes: nothing to read again
+    st = p.stat()
+    p.write_text("[]")  # same inode, same size, and the mtime put back: what a reused inode looks like
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_size) == (st.st_ino, st.st_mtime_ns, st.st_size)
     assert stamp(p) != first
 
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +17,9 @@ from typing import Any
 
 import pytest
 
+from live_server import ThreadServer
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_backend() -> Any:
@@ -41,16 +34,13 @@ class LiveServer:
     app: Any
     data_dir: Path
     api_key: str | None = None
-    _server: Any = None
-    _thread: threading.Thread | None = None
+    _server: Any = None  # live_server.ThreadServer
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
 def start_server(api_key: str | None = None) -> LiveServer:
-    import uvicorn
-
     from ishowtts.config import load_config
     from ishowtts.server.app import create_app
 
@@ -68,24 +58,12 @@ def start_server(api_key: str | None = None) -> LiveServer:
         },
     )
     app = create_app(cfg, make_backend())
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    return LiveServer(f"http://127.0.0.1:{port}", app, data_dir, api_key, server, thread)
+    srv = ThreadServer(app, start_timeout=30, log_level="warning", ws="websockets-sansio").start()
+    return LiveServer(srv.url, app, data_dir, api_key, srv)
 
 
 def stop_server(live: LiveServer) -> None:
-    live._server.should_exit = True
-    if live._thread is not None:
-        live._thread.join(15)
+    live._server.stop(15)
     shutil.rmtree(live.data_dir, ignore_errors=True)
 
 

@@ -87,12 +87,10 @@ class ClusterView:
         self._danmaku = danmaku
         self.danmaku_metrics = ""
         self.snapshot: dict[str, Any] = {"replicas": [], "cluster": {"replicas": 0}}
-        self.updated_at = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> dict[str, Any]:
         self.snapshot = await self._registry.snapshot.remote()
-        self.updated_at = time.monotonic()
         if self._danmaku is not None:
             response = self._danmaku.metrics_text.remote()
             try:

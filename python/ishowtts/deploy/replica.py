@@ -155,9 +155,6 @@ def _pieces(chunk: Any, first: int = PIECE_SAMPLES) -> list[Any]:
 class Registry:
     """The replicas' latest reports; one older than ``stale_s`` is of a replica that is gone."""
 
-    SUMMED = ("queue_depth", "running", "capacity", "completed", "cancelled", "failed", "timeouts",
-              "cache_hits", "cache_misses", "batches", "batched_requests")  # fmt: skip
-
     def __init__(self, stale_s: float = 3.0 * REPORT_S) -> None:
         self.stale_s = stale_s
         self._reports: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -173,6 +170,8 @@ class Registry:
             {**snap, "report_age_s": round(now - t, 3)} for _, (t, snap) in sorted(self._reports.items())
         ]
         cluster: dict[str, Any] = {"replicas": len(replicas)}
-        for key in self.SUMMED:
-            cluster[key] = sum(r.get(key, 0) for r in replicas)
+        for _, snap in self._reports.values():  # every count a replica reports (its scheduler's stats), summed
+            for key, value in snap.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    cluster[key] = cluster.get(key, 0) + value
         return {"replicas": replicas, "cluster": cluster}

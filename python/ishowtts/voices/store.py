@@ -125,8 +125,9 @@ class VoiceStore(StoreDisk):
                 voice.decoded = self._decode_baseline(voice)
             self._voices[vc.id] = voice
         self._configured = tuple(self._voices)
-        # another process's write in progress (audio before index) must not be swept: read under the lock,
-        # which exists once anything was stored (a fresh directory holds nothing to sweep or read)
+        # another process's write in progress (audio before index) must not be swept: read and sweep under
+        # the lock once anything was stored. A directory that was fresh when checked holds nothing to sweep:
+        # whatever appears in it later is another process's write, so it is not swept at all.
         stored = self._created_dir.exists() or self._override_dir.exists()
         with self._dirlock() if stored else contextlib.nullcontext():
             stamps = self._index_stamps()
@@ -139,7 +140,8 @@ class VoiceStore(StoreDisk):
                 default_voice = self._configured[0] if self._configured else sorted(self._voices)[0]
             self._default = default_voice
             override_names = self._load_overrides()
-            self._sweep_litter(override_names, created_names)
+            if stored:
+                self._sweep_litter(override_names, created_names)
             self._stamps = stamps
 
     # ------------------------------------------------------------------------------------------ queries

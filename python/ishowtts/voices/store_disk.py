@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ishowtts.logging_setup import kv
 from ishowtts.voices import index
@@ -52,8 +53,8 @@ class StoreDisk:
             self._stamps = self._index_stamps()
 
     def _sync(self) -> None:
-        """Take in what another process wrote to the indexes since this one last read them (two stats
-        when nothing changed). Decoded audio is kept for entries whose file is the same."""
+        """Take in what another process wrote to the indexes since this one last read them (two small
+        reads when nothing changed). Decoded audio is kept for entries whose file is the same."""
         stamps = self._index_stamps()
         if stamps == self._stamps:
             return
@@ -65,17 +66,11 @@ class StoreDisk:
                     del self._voices[vid]
                 self._shadowed = []
                 self._load_created(quiet=True)
-                for v in self._created_voices():
-                    prev = old.get(v.id)
-                    if prev is not None and prev.audio_path == v.audio_path:
-                        v.decoded = prev.decoded
+                _carry_decoded(old, {v.id: v for v in self._created_voices()}, "audio_path")
             if self._stamps is None or stamps[1] != self._stamps[1]:
                 old_ov, self._overrides = self._overrides, {}
                 self._load_overrides(quiet=True)
-                for vid, ov in self._overrides.items():
-                    prev_ov = old_ov.get(vid)
-                    if prev_ov is not None and prev_ov.audio == ov.audio:
-                        ov.decoded = prev_ov.decoded
+                _carry_decoded(old_ov, self._overrides, "audio")
             self._refs.clear()
             self._stamps = stamps
             log.info("voices re-read: another process changed them", extra=kv(data_dir=str(self.data_dir)))
@@ -143,3 +138,11 @@ class StoreDisk:
                     names=",".join(str(p.relative_to(self.data_dir)) for p in total.removed[:20]),
                 ),
             )
+
+
+def _carry_decoded(old: dict[str, Any], new: dict[str, Any], file_attr: str) -> None:
+    """Keep the decoded audio of each re-read entry whose audio file (``file_attr``) did not change."""
+    for key, entry in new.items():
+        prev = old.get(key)
+        if prev is not None and getattr(prev, file_attr) == getattr(entry, file_attr):
+            entry.decoded = prev.decoded

@@ -31,3 +31,16 @@ def test_from_config() -> None:
     assert BucketSet.from_config(None, 1).batch_sizes == (1,)
     with pytest.raises(ValueError, match="max_batch"):
         BucketSet.from_config([256], 0)
+
+
+def test_run_frames_is_the_bucket_or_the_next_multiple_within_it() -> None:
+    exact = BucketSet((256, 1024, 1536), (1,))
+    assert [exact.run_frames(n) for n in (100, 938, 1100)] == [256, 1024, 1536]  # multiple 0: the bucket
+    fine = BucketSet((256, 1024, 1536), (1,), multiple=32)
+    assert [fine.run_frames(n) for n in (1, 100, 938, 960, 1100, 1536)] == [32, 128, 960, 960, 1120, 1536]
+    assert fine.frames_for(938) == 1024  # the group (what batches together) is still the bucket
+    assert BucketSet((1000,), (1,), multiple=64).run_frames(980) == 1000  # never past the bucket
+    assert BucketSet.from_config([256], 2, multiple=16).multiple == 16
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="multiple"):
+            BucketSet((256,), (1,), multiple=bad)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ishowtts import defaults
 from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams
 from ishowtts.engine.engine import Engine
 
@@ -91,6 +92,9 @@ def test_memory_report_fields_and_reconfigure_releases(engine, voice) -> None:
     assert rep["process_peak_rss_bytes"] > 0
     info = fe.info()["render"]
     assert info["buckets"] == [512] and info["graphs"] is False
+    assert info["frame_multiple"] == defaults.FRAME_MULTIPLE  # no graphs: runs at the length, rounded up
+    (slot_frames,) = {frames for _, frames, _ in fe.renderer.runner.slots()}
+    assert slot_frames % defaults.FRAME_MULTIPLE == 0 and slot_frames < 512
     fe.renderer.reconfigure(buckets=(256, 512))
     assert fe.renderer.runner.slots() == [] and fe.renderer.buckets.frames == (256, 512)
     with pytest.raises(ValueError, match="cannot reconfigure"):

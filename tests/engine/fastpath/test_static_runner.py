@@ -37,6 +37,36 @@ def test_padded_to_bucket_equals_unpadded_and_upstream(parity_case) -> None:
     )
 
 
+def test_without_graphs_a_batch_runs_at_the_next_multiple_not_the_bucket(parity_case) -> None:
+    """BucketSet.multiple (the renderer sets it when graphs are off): the run length is the longest
+    request rounded up, not its bucket, and the mel is the same as alone."""
+    model, case, t = parity_case
+    cond, ids, frames = _inputs(model, case, t)
+    kw = dict(nfe_step=16, cfg_strength=case["cfg_strength"], sway_sampling_coef=case["sway_sampling_coef"])
+    alone = model.sample(cond[None], ids[None], frames, seed=case["seed"], **kw)[0]
+    runner = StaticRunner(model.transformer, BucketSet((256,), (1,), multiple=16))
+    out = runner.sample([SampleRequest(cond, ids, frames, case["seed"])], **kw)[0]
+    run = -(-frames // 16) * 16
+    assert runner.slots() == [(1, run, 2)] and run < 256
+    assert max_err(out, alone) <= MASKED_ATOL
+
+
+def test_ungraphed_slots_are_bounded_least_recently_used_first(parity_case) -> None:
+    from ishowtts.engine.fastpath.static_runner import UNGRAPHED_SLOTS
+
+    model, case, t = parity_case
+    cond, ids, _ = _inputs(model, case, t)
+    runner = StaticRunner(model.transformer, BucketSet((256,), (1,), multiple=8))
+    lengths = [cond.shape[0] + 8 * k for k in range(1, UNGRAPHED_SLOTS + 3)]
+    for n in lengths:
+        runner.sample([SampleRequest(cond, ids, n, seed=0)], nfe_step=1)
+        runner.sample([SampleRequest(cond, ids, lengths[0], seed=0)], nfe_step=1)  # keep the first in use
+    held = {frames for _, frames, _ in runner.slots()}
+    assert len(held) == UNGRAPHED_SLOTS
+    assert -(-lengths[0] // 8) * 8 in held and -(-lengths[-1] // 8) * 8 in held
+    assert -(-lengths[1] // 8) * 8 not in held  # the least recently used went first
+
+
 def test_upstream_unmasked_padding_changes_the_output(parity_case) -> None:
     """Upstream's default path (padded frames still attended as keys) is NOT padding-invariant."""
     model, case, t = parity_case

@@ -1,8 +1,11 @@
 """Frame-length buckets: the static shapes the fast path runs (and, on CUDA, captures graphs for).
 
-A request of ``frames`` total frames (reference + generated) runs at the smallest bucket >= frames; its
-padding is masked, so the bucket choice does not change the audio. Batch sizes are rounded up the same
-way (extra rows repeat a real request and are dropped).
+A request of ``frames`` total frames (reference + generated) is grouped with others of the smallest bucket
+>= frames. With CUDA graphs (static shapes) the group runs at that bucket. Without them it runs at its
+longest request rounded up to ``multiple`` frames (at most the bucket): a bucket can be half padding, and
+attention on the CPU runs at a fraction of its rate on odd lengths (938 frames: ~180 GFLOP/s; 944 or 960:
+~250-310, bf16 on AMX), so both cost less. Padding is masked, so neither choice changes the audio. Batch
+sizes are rounded up like buckets (extra rows repeat a real request and are dropped).
 """
 
 from __future__ import annotations
@@ -26,17 +29,24 @@ class BucketTooSmall(ValueError):
 
 @dataclass(frozen=True)
 class BucketSet:
-    """Sorted frame buckets and batch sizes. ``frames_for(n)`` / ``batch_for(b)`` round up."""
+    """Sorted frame buckets and batch sizes. ``frames_for(n)`` / ``batch_for(b)`` round up;
+    ``run_frames(n)`` is the length a group whose longest request has ``n`` frames runs at (``multiple``
+    0: its bucket)."""
 
     frames: tuple[int, ...] = DEFAULT_BUCKETS
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    multiple: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frames", _sorted_positive(self.frames, "frame bucket"))
         object.__setattr__(self, "batch_sizes", _sorted_positive(self.batch_sizes, "batch size"))
+        if isinstance(self.multiple, bool) or not isinstance(self.multiple, int) or self.multiple < 0:
+            raise ValueError(f"multiple must be an int >= 0, got {self.multiple!r}")
 
     @classmethod
-    def from_config(cls, buckets: Iterable[int] | None, max_batch: int = defaults.MAX_BATCH) -> BucketSet:
+    def from_config(
+        cls, buckets: Iterable[int] | None, max_batch: int = defaults.MAX_BATCH, *, multiple: int = 0
+    ) -> BucketSet:
         """``[]``/None -> :data:`DEFAULT_BUCKETS`; batch sizes are the powers of two up to ``max_batch``
         (plus ``max_batch`` itself)."""
         frames = tuple(buckets) if buckets else DEFAULT_BUCKETS
@@ -47,7 +57,7 @@ class BucketSet:
         while b < max_batch:
             sizes.add(b)
             b *= 2
-        return cls(frames, tuple(sorted(sizes)))
+        return cls(frames, tuple(sorted(sizes)), multiple)
 
     @property
     def max_frames(self) -> int:
@@ -68,6 +78,14 @@ class BucketSet:
                 "engine.buckets or shorten the text/reference"
             )
         return self.frames[i]
+
+    def run_frames(self, frames: int) -> int:
+        """The length a group runs at when its longest request needs ``frames``: the bucket, or with a
+        ``multiple`` the next multiple of it when that is shorter."""
+        bucket = self.frames_for(frames)
+        if not self.multiple:
+            return bucket
+        return min(bucket, -(-frames // self.multiple) * self.multiple)
 
     def batch_for(self, batch: int) -> int:
         """The smallest configured batch size >= ``batch``."""

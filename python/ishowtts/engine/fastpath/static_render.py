@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ishowtts import defaults
 from ishowtts.engine.backend import SynthesisCancelled
 from ishowtts.engine.options import EngineOptions
 from ishowtts.engine.render import ChunkWork, finish_wave
@@ -32,7 +33,7 @@ from ishowtts.text.frontend import text_to_symbols
 
 from . import memory
 from .buckets import BucketSet
-from .static_runner import SampleRequest, StaticRunner
+from .static_runner import SampleRequest, StaticRunner, graphs_default
 from .static_vocoder import StaticVocoder
 
 __all__ = ["StaticRenderer"]
@@ -78,12 +79,14 @@ class StaticRenderer:
 
     def _build(self) -> None:
         opts = self.options
-        self.buckets = BucketSet.from_config(opts.buckets, opts.max_batch)
+        graphs = graphs_default(self.device) if opts.graphs is None else opts.graphs
+        multiple = 0 if graphs else defaults.FRAME_MULTIPLE  # a captured graph needs the bucket's shape
+        self.buckets = BucketSet.from_config(opts.buckets, opts.max_batch, multiple=multiple)
         dit = self.model.transformer
-        self.runner = StaticRunner(dit, self.buckets, dtype=self.dtype, graphs=opts.graphs)
+        self.runner = StaticRunner(dit, self.buckets, dtype=self.dtype, graphs=graphs)
         self.runner.compiled = "dit" in self.compile_stats
         self.voc_runner = StaticVocoder(
-            self.vocoder, self.buckets, dtype=self.dtype, graphs=opts.graphs, pool=self.runner.pool
+            self.vocoder, self.buckets, dtype=self.dtype, graphs=graphs, pool=self.runner.pool
         )
         if opts.compile:
             from .compile import compile_vocoder
@@ -189,6 +192,7 @@ class StaticRenderer:
         return {
             "renderer": "static",
             "buckets": list(self.buckets.frames),
+            "frame_multiple": self.buckets.multiple,
             "batch_sizes": list(self.buckets.batch_sizes),
             "graphs": self.runner.graphs,
             "compile": {k: v.as_dict() for k, v in self.compile_stats.items()},

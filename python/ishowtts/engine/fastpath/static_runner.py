@@ -68,6 +68,23 @@ def graphs_default(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
+#: slots kept without graphs (buffers only, cheap to make again): lengths are rounded to
+#: ``BucketSet.multiple``, so there can be many shapes; the least recently used go first
+UNGRAPHED_SLOTS = 8
+
+
+def cached_slot(slots: dict[Any, Any], key: Any, make: Callable[[], Any], graphs: bool) -> Any:
+    """``slots[key]``, made on first use; without graphs at most :data:`UNGRAPHED_SLOTS` are kept."""
+    slot = slots.pop(key, None)
+    if slot is None:
+        slot = make()
+    slots[key] = slot  # most recently used last
+    if not graphs:
+        while len(slots) > UNGRAPHED_SLOTS:
+            del slots[next(iter(slots))]
+    return slot
+
+
 class _DiTSlot:
     """Static buffers (and on CUDA the captured graph) of one (batch, bucket, groups) shape."""
 
@@ -230,7 +247,7 @@ class StaticRunner:
         n_real = len(requests)
         batch = self.buckets.batch_for(n_real)
         needed = [r.needed_frames() for r in requests]
-        frames = self.buckets.frames_for(max(needed))
+        frames = self.buckets.run_frames(max(needed))
         rows = list(requests) + [requests[0]] * (batch - n_real)  # filler rows repeat request 0
         cond, lens, ids, durations, noise = self._pack(rows)
         seeds = [r.seed for r in rows]
@@ -289,11 +306,9 @@ class StaticRunner:
         return count
 
     def _slot(self, batch: int, frames: int, groups: int) -> _DiTSlot:
-        key = (batch, frames, groups)
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = _DiTSlot(self, batch, frames, groups)
-        return slot
+        return cached_slot(
+            self._slots, (batch, frames, groups), lambda: _DiTSlot(self, batch, frames, groups), self.graphs
+        )
 
     def _pack(self, rows: Sequence[SampleRequest]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
         dev = self.device

@@ -23,7 +23,7 @@ from . import graph_capture
 from .buckets import BucketSet
 from .compile import vary
 from .precision import autocast
-from .static_runner import graphs_default
+from .static_runner import cached_slot, graphs_default
 
 __all__ = ["StaticVocoder", "istft_from_features", "masked_vocos_features"]
 
@@ -147,11 +147,9 @@ class StaticVocoder:
                 raise ValueError("mel needs at least 2 frames to decode")
         lengths = [int(m.shape[1]) for m in mels]
         batch = self.buckets.batch_for(len(mels))
-        frames = self.buckets.frames_for(max(lengths))
+        frames = self.buckets.run_frames(max(lengths))
         with self._lock, torch.inference_mode(False), torch.no_grad():
-            slot = self._slots.get((batch, frames))
-            if slot is None:
-                slot = self._slots[(batch, frames)] = _VocSlot(self, batch, frames)
+            slot = cached_slot(self._slots, (batch, frames), lambda: _VocSlot(self, batch, frames), self.graphs)
             slot.mel.zero_()
             slot.keep.zero_()
             for j, m in enumerate(mels):
