@@ -9,9 +9,11 @@ One deployment serves both tests (module fixture ``through_ray``, 2 synthesis re
   deployment) through the same proxy, against the same echo app without Ray. ``added_ms`` is what the Ray
   path adds; ``serve_floor_ms`` what Serve's proxy and handle hops alone add on this machine;
   ``ours_over_floor_ms`` the difference: what our ingress and replica code add to Serve's hops. The check
-  target is ``added_ms <= 10`` (issue 15). It is information, not a check: on a 2-vCPU VM Serve's two hops
-  alone cost 25-60 ms from run to run (a trivial Serve deployment's HTTP round trip: 10-30 ms), so one
-  run's figure decides nothing; the committed results say what was measured where.
+  target is ``added_ms <= 10`` (issue 15). It is information, not a check: the VM's speed swings several
+  times over from hour to hour (Serve's proxy mode has read 10-56 ms added on one 2-vCPU VM), so one run's
+  figure decides nothing; the committed results say what was measured where. The Serve mode (``[scale]
+  high_throughput``, on by default; ``RAY_SERVE_THROUGHPUT_OPTIMIZED=0 RAY_SERVE_ENABLE_HA_PROXY=0`` in the
+  environment turns it off for an A/B) is printed with the figures.
 * ``test_throughput_2_vs_1_replicas``: requests/s of ``LOAD`` (48) one-sentence ``POST /api/tts`` requests,
   ``CONCURRENCY`` at a time, through Ray with 2 synthesis replicas and then 1 (the same deployment, scaled
   in place). ``extra_info["two_over_one"]`` is the gain. On a 2-core machine it is bounded: the proxy,
@@ -86,7 +88,8 @@ class Echo:
 @serve.ingress()
 class EchoIngress:
     def __init__(self, echo: Any) -> None:
-        self.echo = echo
+        # made here, as the server's replicas make theirs (ishowtts.deploy.ray._handle)
+        self.echo = serve.get_deployment_handle(echo.deployment_name, app_name=echo.app_name)
 
     def __serve_build_asgi_app__(self) -> Any:
         return echo_app(self.echo)
@@ -94,12 +97,8 @@ class EchoIngress:
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
-    ray.init(num_cpus=_h.RAY_CPUS, include_dashboard=False, _node_ip_address="127.0.0.1",
-             namespace="ishowtts-bench", log_to_driver=False, configure_logging=False)  # fmt: skip
-    yield
-    with contextlib.suppress(Exception):
-        serve.shutdown()
-    ray.shutdown()
+    with _h.local_ray("ishowtts-bench"):
+        yield
 
 
 def _config(tmp: Path, port: int, replicas: int) -> Any:
@@ -175,10 +174,10 @@ def test_ttfb_ray_vs_plain(benchmark: Any, through_ray: httpx.Client, tmp_path: 
     added = p50["ray"] - p50["plain"]
     floor = p50["echo_ray"] - p50["echo_plain"]
     ours = added - floor
-    benchmark.extra_info.update(_machine(), **{f"p50_{k}_ms": round(v, 2) for k, v in p50.items()},
+    benchmark.extra_info.update(_machine(), serve_mode=_h.serve_mode(), **{f"p50_{k}_ms": round(v, 2) for k, v in p50.items()},
                                 added_ms=round(added, 2), serve_floor_ms=round(floor, 2),
                                 ours_over_floor_ms=round(ours, 2))  # fmt: skip
-    print(f"\n[{cpu_model()}, {os.cpu_count()} cores] TTFB p50: through Ray {p50['ray']:.1f} ms, plain serve "
+    print(f"\n[{cpu_model()}, {os.cpu_count()} cores] TTFB p50, Serve {_h.serve_mode()}: through Ray {p50['ray']:.1f} ms, plain serve "
           f"{p50['plain']:.1f} ms: Ray adds {added:.1f} ms; Serve's own two hops (echo app) add {floor:.1f} ms; "
           f"our code adds {ours:.1f} ms over them (issue 15's target for all of it: {TARGET_ADDED_MS:g})")  # fmt: skip
     assert all(v > 0 for v in p50.values())

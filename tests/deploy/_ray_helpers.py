@@ -10,6 +10,7 @@ in a thread.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,38 @@ from ishowtts.config import Config, load_config
 from live_server import ThreadServer
 
 RAY_CPUS = 8  # logical CPUs Ray may schedule (replicas ask for 0.5 each); the machine's 2 cores are shared
+
+
+@contextlib.contextmanager
+def local_ray(namespace: str) -> Iterator[None]:
+    """A local Ray on loopback, started as ``serve --ray`` starts one: ``[scale] high_throughput``'s
+    environment (on by default; a variable already set wins) is in place before Ray starts, and is taken
+    back afterwards."""
+    import ray
+
+    from ishowtts.deploy.settings import ScaleSettings
+
+    applied = ScaleSettings().apply_ray_env()
+    ray.init(num_cpus=RAY_CPUS, include_dashboard=False, _node_ip_address="127.0.0.1", namespace=namespace,
+             log_to_driver=False, configure_logging=False)  # fmt: skip
+    try:
+        yield
+    finally:
+        from ray import serve
+
+        with contextlib.suppress(Exception):
+            serve.shutdown()
+        ray.shutdown()
+        for key in applied:
+            os.environ.pop(key, None)
+
+
+def serve_mode() -> str:
+    """Which Ray Serve mode this process's Ray runs in, for printing next to a figure."""
+    from ishowtts.deploy.settings import HIGH_THROUGHPUT_ENV
+
+    on = all(os.environ.get(k) == v for k, v in HIGH_THROUGHPUT_ENV.items())
+    return "high-throughput (HAProxy, gRPC)" if on else "default (Serve proxy)"
 
 
 def make_config(data_dir: Path, port: int, **sections: dict[str, Any]) -> Config:

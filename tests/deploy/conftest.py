@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,17 +16,5 @@ _ray_helpers = load_module(Path(__file__).with_name("_ray_helpers.py"), "_ray_he
 
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
-    ray.init(
-        num_cpus=_ray_helpers.RAY_CPUS,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        namespace="ishowtts-tests",
-        log_to_driver=False,
-        configure_logging=False,
-    )
-    yield
-    from ray import serve
-
-    with contextlib.suppress(Exception):
-        serve.shutdown()
-    ray.shutdown()
+    with _ray_helpers.local_ray("ishowtts-tests"):
+        yield

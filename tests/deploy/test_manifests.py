@@ -338,6 +338,15 @@ def test_rayservice_has_what_ishowtts_needs() -> None:
     assert int(resources["limits"][GPU]) >= 1 and resources["requests"][GPU] == resources["limits"][GPU]
 
 
+def test_every_pod_runs_serve_in_high_throughput_mode() -> None:
+    """Ray Serve reads ``[scale] high_throughput``'s variables from each pod's environment, not the TOML."""
+    from ishowtts.deploy.settings import HIGH_THROUGHPUT_ENV
+
+    for name, pod in _pod_specs(_documents()["RayService"]):
+        env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
+        assert {k: env.get(k) for k in HIGH_THROUGHPUT_ENV} == HIGH_THROUGHPUT_ENV, name
+
+
 def test_serve_config_v2_runs_both_applications() -> None:
     docs = _documents()
     serve = yaml.safe_load(docs["RayService"]["spec"]["serveConfigV2"])

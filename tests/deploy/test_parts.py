@@ -17,7 +17,7 @@ from ishowtts.config import ConfigError
 from ishowtts.deploy import replica as replica_mod
 from ishowtts.deploy.remote import ReplicaLost, translate
 from ishowtts.deploy.replica import Registry, SynthesisReplica
-from ishowtts.deploy.settings import ScaleSettings
+from ishowtts.deploy.settings import HIGH_THROUGHPUT_ENV, LOCAL_HIGH_THROUGHPUT_ENV, ScaleSettings
 from ishowtts.engine.backend import SynthesisParams
 from ishowtts.engine.jobs import EngineFailure, Priority, QueueFull, SchedulerClosed
 
@@ -36,6 +36,19 @@ def test_scale_defaults_and_deployment_options(tmp_path: Path) -> None:
     assert "num_replicas" not in opts and opts["autoscaling_config"]["max_replicas"] == 4
 
 
+def test_high_throughput_environment_is_set_before_ray_and_the_environment_wins(tmp_path: Path) -> None:
+    local = settings(tmp_path)
+    assert local.high_throughput and local.ray_env() == {**HIGH_THROUGHPUT_ENV, **LOCAL_HIGH_THROUGHPUT_ENV}
+    # joining a cluster: its pods' own environment decides the drain (Ray's default there)
+    assert settings(tmp_path, address="auto").ray_env() == HIGH_THROUGHPUT_ENV
+    assert settings(tmp_path, high_throughput=False).ray_env() == {}
+    environ = {"RAY_SERVE_ENABLE_HA_PROXY": "0"}  # a user's explicit choice stays
+    applied = local.apply_ray_env(environ)
+    assert environ["RAY_SERVE_ENABLE_HA_PROXY"] == "0" and "RAY_SERVE_ENABLE_HA_PROXY" not in applied
+    assert environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1" == applied["RAY_SERVE_THROUGHPUT_OPTIMIZED"]
+    assert local.apply_ray_env(environ) == {}
+
+
 @pytest.mark.parametrize(
     ("scale", "message"),
     [
@@ -47,6 +60,7 @@ def test_scale_defaults_and_deployment_options(tmp_path: Path) -> None:
         ({"autoscaling": {"min_replicas": 3, "max_replicas": 2}}, "min_replicas <= max_replicas"),
         ({"autoscaling": {"min_replicas": 1.5}}, "non-negative count"),
         ({"address": 5}, "scale.address"),
+        ({"high_throughput": "yes"}, "scale.high_throughput"),
     ],
 )
 def test_bad_scale_settings_are_refused_by_name(tmp_path: Path, scale: dict[str, Any], message: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.native
+pytestmark = [pytest.mark.native, pytest.mark.cross]
 
 ROOT = Path(__file__).resolve().parents[2]
 CXX = shutil.which("aarch64-linux-gnu-g++")

@@ -39,9 +39,12 @@ DANMAKU_APP_NAME = "ishowtts-danmaku"
 DANMAKU_PREFIX = "/api/danmaku"
 
 
-def _handle(deployment: str, app_name: str) -> DeploymentHandle:
-    """A handle to another application's deployment, which may not be deployed yet (both applications
-    start together under KubeRay): calls wait for it."""
+def _handle(deployment: str, app_name: str = APP_NAME) -> DeploymentHandle:
+    """A handle, made in this replica, to a deployment that may not be deployed yet (both applications
+    start together under KubeRay): calls wait for it. Replicas make their own handles rather than use the
+    ones ``bind`` passes (which only tie the deployments into the application): a handle's transport
+    defaults (gRPC in high-throughput mode, ``[scale] high_throughput``) are fixed where it is made, and
+    the process that built the application may not have had the replicas' environment."""
     return serve.get_deployment_handle(deployment, app_name=app_name, _check_exists=False)
 
 
@@ -52,7 +55,7 @@ def _replica_id() -> str:
 @serve.deployment(name="Synthesis", health_check_period_s=2, health_check_timeout_s=30, graceful_shutdown_timeout_s=5)
 class Synthesis:
     async def __init__(self, config: Config, registry: DeploymentHandle, warmup: bool = False) -> None:
-        self._registry = registry
+        self._registry = _handle(registry.deployment_name, registry.app_name)
         self.core = SynthesisReplica(config, _replica_id(), report=self._report, warmup=warmup)
         await self.core.start()
 
@@ -85,9 +88,9 @@ class RegistryDeployment(Registry):
 class Ingress:
     async def __init__(self, config: Config, synthesis: DeploymentHandle, registry: DeploymentHandle) -> None:
         self._config = config
-        self._synthesis = synthesis
-        self._view = ClusterView(registry, _handle("Danmaku", DANMAKU_APP_NAME))
-        self._desc = await synthesis.describe.remote()
+        self._synthesis = _handle(synthesis.deployment_name, synthesis.app_name)
+        self._view = ClusterView(_handle(registry.deployment_name, registry.app_name), _handle("Danmaku", DANMAKU_APP_NAME))
+        self._desc = await self._synthesis.describe.remote()
 
     def __serve_build_asgi_app__(self) -> Any:
         d, view = self._desc, self._view
@@ -107,7 +110,7 @@ class Ingress:
 class Danmaku:
     async def __init__(self, config: Config) -> None:
         self._config = config
-        self._synthesis = _handle("Synthesis", APP_NAME)
+        self._synthesis = _handle("Synthesis")
         self._store = VoiceStore(
             config.server.data_dir, config.voices, "remote", "remote", default_voice=config.default_voice
         )
@@ -168,6 +171,10 @@ def start(config: Config, *, warmup: bool = False, blocking: bool = False) -> No
 
     scale = ScaleSettings.from_config(config)
     if not ray.is_initialized():
+        applied = scale.apply_ray_env()  # before Ray starts: a local Ray's processes inherit it
+        if applied and scale.address:
+            log.info("high_throughput: a cluster's processes read these from their own environment (ray start, "
+                     "KubeRay); set them there too", extra=kv(**applied))  # fmt: skip
         if scale.address:
             ray.init(address=scale.address, namespace="ishowtts", log_to_driver=True)
         else:  # a local Ray on loopback only
