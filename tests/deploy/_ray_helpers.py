@@ -25,15 +25,15 @@ RAY_CPUS = 8  # logical CPUs Ray may schedule (replicas ask for 0.5 each); the m
 
 
 @contextlib.contextmanager
-def local_ray(namespace: str) -> Iterator[None]:
+def local_ray(namespace: str, *, high_throughput: bool = False) -> Iterator[None]:
     """A local Ray on loopback, started as ``serve --ray`` starts one: ``[scale] high_throughput``'s
-    environment (on by default; a variable already set wins) is in place before Ray starts, and is taken
-    back afterwards."""
+    environment (a variable already set wins) is in place before Ray starts, and is taken back afterwards.
+    The mode is fixed for the Ray's lifetime, so deployments on it must ask for the same mode."""
     import ray
 
     from ishowtts.deploy.settings import ScaleSettings
 
-    applied = ScaleSettings().apply_ray_env()
+    applied = ScaleSettings(high_throughput=high_throughput).apply_ray_env()
     ray.init(num_cpus=RAY_CPUS, include_dashboard=False, _node_ip_address="127.0.0.1", namespace=namespace,
              log_to_driver=False, configure_logging=False)  # fmt: skip
     try:

@@ -36,7 +36,7 @@ APPS = {
 }
 IMPORT_PATH = re.compile(r"^ishowtts\.deploy\.ray:(app|danmaku_app)$")
 SCALE_KEYS = set(
-    "address replicas ingress_replicas num_cpus num_gpus max_ongoing_requests autoscaling".split()
+    "address replicas ingress_replicas num_cpus num_gpus max_ongoing_requests autoscaling high_throughput".split()
 )
 AUTOSCALING_KEYS = set(  # Ray Serve autoscaling_config keys that [scale.autoscaling] passes through
     "min_replicas max_replicas initial_replicas target_ongoing_requests upscale_delay_s downscale_delay_s "
@@ -266,12 +266,14 @@ def scale_problems(scale: dict[str, Any]) -> list[str]:
     out = [f"scale.{k}: unknown key" for k in scale if k not in SCALE_KEYS]
     auto = scale.get("autoscaling", {})
     out += [f"scale.autoscaling.{k}: unknown key" for k in auto if k not in AUTOSCALING_KEYS]
-    numbers = {**{k: scale[k] for k in SCALE_KEYS - {"address", "autoscaling"} if k in scale}, **auto}
+    numbers = {**{k: scale[k] for k in SCALE_KEYS - {"address", "autoscaling", "high_throughput"} if k in scale}, **auto}
     out += [
         f"{k}: must be a number >= 0, got {v!r}"
         for k, v in numbers.items()
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
     ]
+    if not isinstance(scale.get("high_throughput", False), bool):
+        out.append(f"scale.high_throughput: must be true or false, got {scale['high_throughput']!r}")
     if "address" in scale and not isinstance(scale["address"], str):
         out.append(f"scale.address: must be a string, got {scale['address']!r}")
     low, high = auto.get("min_replicas", 1), auto.get("max_replicas", 1)
@@ -339,10 +341,13 @@ def test_rayservice_has_what_ishowtts_needs() -> None:
 
 
 def test_every_pod_runs_serve_in_high_throughput_mode() -> None:
-    """Ray Serve reads ``[scale] high_throughput``'s variables from each pod's environment, not the TOML."""
+    """``[scale] high_throughput`` is on in the ConfigMap, and Ray Serve reads its variables from each pod's
+    environment, not the TOML: every pod sets them."""
     from ishowtts.deploy.settings import HIGH_THROUGHPUT_ENV
 
-    for name, pod in _pod_specs(_documents()["RayService"]):
+    docs = _documents()
+    assert _toml(docs["ConfigMap"])[1]["scale"]["high_throughput"] is True
+    for name, pod in _pod_specs(docs["RayService"]):
         env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
         assert {k: env.get(k) for k in HIGH_THROUGHPUT_ENV} == HIGH_THROUGHPUT_ENV, name
 

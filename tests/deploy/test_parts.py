@@ -37,11 +37,11 @@ def test_scale_defaults_and_deployment_options(tmp_path: Path) -> None:
 
 
 def test_high_throughput_environment_is_set_before_ray_and_the_environment_wins(tmp_path: Path) -> None:
-    local = settings(tmp_path)
-    assert local.high_throughput and local.ray_env() == {**HIGH_THROUGHPUT_ENV, **LOCAL_HIGH_THROUGHPUT_ENV}
+    assert not settings(tmp_path).high_throughput and settings(tmp_path).ray_env() == {}  # off by default
+    local = settings(tmp_path, high_throughput=True)
+    assert local.ray_env() == {**HIGH_THROUGHPUT_ENV, **LOCAL_HIGH_THROUGHPUT_ENV}
     # joining a cluster: its pods' own environment decides the drain (Ray's default there)
-    assert settings(tmp_path, address="auto").ray_env() == HIGH_THROUGHPUT_ENV
-    assert settings(tmp_path, high_throughput=False).ray_env() == {}
+    assert settings(tmp_path, address="auto", high_throughput=True).ray_env() == HIGH_THROUGHPUT_ENV
     environ = {"RAY_SERVE_ENABLE_HA_PROXY": "0"}  # a user's explicit choice stays
     applied = local.apply_ray_env(environ)
     assert environ["RAY_SERVE_ENABLE_HA_PROXY"] == "0" and "RAY_SERVE_ENABLE_HA_PROXY" not in applied

@@ -19,7 +19,7 @@ from _ray_helpers import deployed, make_config
 
 from live_server import free_port
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one local Ray (fixed HAProxy paths) at a time
 
 SR = 24_000
 

@@ -27,7 +27,7 @@ from _ray_helpers import deployed, make_config, plain_server, wait_until
 from live_server import free_port
 from tests.conftest import load_module
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one local Ray (fixed HAProxy paths) at a time
 
 ScriptedTwitch = load_module(Path(__file__).parents[1] / "danmaku" / "twitch_server.py").ScriptedTwitch
 

@@ -8,7 +8,7 @@ ingress_replicas = 1      # FastAPI ingress replicas
 num_cpus = 1.0            # per synthesis replica (ray_actor_options)
 num_gpus = 0.0            # per synthesis replica; 1 on GPU nodes
 max_ongoing_requests = 0  # per synthesis replica; 0 = [queue] max_size (our scheduler bounds and batches)
-high_throughput = true    # Ray Serve's high-throughput mode (HAProxy ingress, gRPC between replicas)
+high_throughput = false   # Ray Serve's high-throughput mode (HAProxy ingress, gRPC between replicas)
 
 [scale.autoscaling]       # Ray Serve's autoscaling_config for the synthesis deployment, passed through
 min_replicas = 1
@@ -22,10 +22,13 @@ replica must see (a shared filesystem on several nodes).
 ``high_throughput`` turns on Ray Serve's high-throughput mode (Ray >= 2.55): HAProxy (the binary that
 ``ray[serve]`` bundles) takes HTTP on ``port`` and forwards it to the ingress replicas' own HTTP servers
 (direct ingress), and replicas call each other over gRPC on their own event loops. On a 2-vCPU VM it cut
-what Ray adds to the p50 time to first byte from 10.2 ms to 2.5 ms (docs/scale-out.md). Ray reads it from
-environment variables when its processes start (:meth:`ScaleSettings.ray_env`): ``serve --ray`` sets them
-before it starts a local Ray; a cluster of ``ray start`` or KubeRay needs them in its own environment.
-A variable already set in the environment wins over this key.
+what Ray adds to the p50 time to first byte from 10.2 ms to 2.5 ms (docs/scale-out.md). It is off by
+default because HAProxy also opens its stats (8404) and Prometheus (9101) listeners on every interface,
+and Ray 2.60 has no setting to keep them on loopback; the KubeRay manifest turns it on, where the pod
+network is the boundary. Ray reads it from environment variables when its processes start
+(:meth:`ScaleSettings.ray_env`): ``serve --ray`` sets them before it starts a local Ray; a cluster of
+``ray start`` or KubeRay needs them in its own environment. A variable already set in the environment
+wins over this key.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class ScaleSettings:
     num_gpus: float = 0.0
     max_ongoing_requests: int = 0
     autoscaling: dict[str, Any] | None = None
-    high_throughput: bool = True
+    high_throughput: bool = False
 
     @classmethod
     def from_config(cls, config: Config) -> ScaleSettings:

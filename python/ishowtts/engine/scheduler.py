@@ -1,4 +1,5 @@
-"""One scheduler in front of the engine: a bounded priority queue feeding ONE worker thread.
+"""One scheduler in front of the engine: a bounded priority queue (:mod:`ishowtts.engine.job_queue`)
+feeding ONE worker thread.
 
 * Priorities: :attr:`Priority.INTERACTIVE` above :attr:`Priority.DANMAKU`; first come first served within
   a class. A full queue raises :class:`QueueFull` immediately (the server answers 429 + Retry-After).
@@ -21,8 +22,6 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import threading
 import time
@@ -35,6 +34,7 @@ from ishowtts import defaults
 from ishowtts.engine.audio_cache import AudioCache, cache_key
 from ishowtts.engine.audio_stream import AudioStream
 from ishowtts.engine.backend import Backend, SynthesisCancelled, SynthesisParams
+from ishowtts.engine.job_queue import JobQueue
 from ishowtts.engine.jobs import (
     EngineFailure,
     Job,
@@ -83,26 +83,20 @@ class Scheduler:
         max_batch: int = defaults.MAX_BATCH,
         batch_window_ms: float = defaults.BATCH_WINDOW_MS,
     ) -> None:
-        if max_queue < 1:
-            raise ValueError("max_queue must be >= 1")
         if timeout_s <= 0:
             raise ValueError("timeout_s must be > 0")
         if batch_window_ms < 0:
             raise ValueError(f"batch_window_ms must be >= 0, got {batch_window_ms}")
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch must be a positive int, got {max_batch!r}")
+        self._queue = JobQueue(max_queue)
+        self._cond = self._queue.cond  # guards the counters below too
         self.backend = backend
         self.max_queue = max_queue
         self.timeout_s = timeout_s
         self.cache = AudioCache(cache_size)
         self.observer = observer or SchedulerObserver()
-        self._cond = threading.Condition()
-        self._heap: list[tuple[int, int, Job]] = []
-        self._running: list[Job] = []
-        self._seq = itertools.count()
         self._thread: threading.Thread | None = None
-        self._accepting = False
-        self._stopping = False
         self._avg_synth_s = 1.0
         self._counts = {"completed": 0, "cancelled": 0, "failed": 0, "timeouts": 0}
         # batching: on when the backend can render several requests at once (its own max_batch caps ours)
@@ -114,30 +108,19 @@ class Scheduler:
 
     # ------------------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        with self._cond:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stopping = False
-            self._accepting = True
-            self._thread = threading.Thread(target=self._worker_main, name="ishowtts-scheduler", daemon=True)
-            self._thread.start()
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._queue.open()
+        self._thread = threading.Thread(target=self._worker_main, name="ishowtts-scheduler", daemon=True)
+        self._thread.start()
         log.info(
             "scheduler started",
             extra=kv(backend=self.backend.name, capacity=self.max_queue, max_batch=self.max_batch),
         )
 
     async def stop(self, join_timeout: float = 30.0) -> None:
-        with self._cond:
-            self._accepting = False
-            self._stopping = True
-            pending = [entry[2] for entry in self._heap]
-            self._heap.clear()
-            for job in pending:
-                job.state = JobState.CANCELLED
-            for job in self._running:
-                job.cancel.cancel("scheduler stopping")
-            self._cond.notify_all()
-            thread = self._thread
+        pending = self._queue.close()
+        thread = self._thread
         for job in pending:
             job.deliver_error(SchedulerClosed("scheduler stopped before the request ran"))
         if thread is not None:
@@ -195,31 +178,24 @@ class Scheduler:
     def stats(self) -> dict[str, Any]:
         with self._cond:
             return {
-                "queue_depth": len(self._heap),
-                "running": len(self._running),
+                "queue_depth": len(self._queue),
+                "running": len(self._queue.running),
                 "capacity": self.max_queue,
                 **self._counts,
                 "cache_hits": self.cache.hits,
                 "cache_misses": self.cache.misses,
                 "cache_entries": len(self.cache),
-                "accepting": self._accepting,
+                "accepting": self._queue.accepting,
                 "batches": len(self.batch_sizes),
                 "batched_requests": sum(self.batch_sizes),
             }
 
     def cancel_job(self, job: Job, reason: str = "cancelled") -> None:
         """Drop a queued job, or signal a running one to stop between chunks. Thread-safe, idempotent."""
-        removed = False
-        with self._cond:
-            if job.state is JobState.QUEUED:
-                for i, entry in enumerate(self._heap):
-                    if entry[2] is job:
-                        self._heap.pop(i)
-                        heapq.heapify(self._heap)
-                        break
-                job.state = JobState.CANCELLED
+        with self._cond:  # the queue's lock: a job cannot start between the two checks
+            removed = self._queue.remove(job)
+            if removed:
                 self._counts["cancelled"] += 1
-                removed = True
             elif job.state is JobState.RUNNING:
                 job.cancel.cancel(reason)
         if removed:
@@ -250,20 +226,11 @@ class Scheduler:
     ) -> Job:
         loop = asyncio.get_running_loop()
         priority = Priority(priority)
-        with self._cond:
-            if not self._accepting:
-                raise SchedulerClosed("scheduler is not running")
-            if len(self._heap) >= self.max_queue:
-                raise QueueFull(self._retry_after_locked())
-            job = Job(next(self._seq), priority, text, voice, params, loop, streaming, key)
-            heapq.heappush(self._heap, (int(priority), job.seq, job))
-            self._cond.notify()
+        job = self._queue.push(
+            lambda seq: Job(seq, priority, text, voice, params, loop, streaming, key), self._avg_synth_s
+        )
         self._notify("on_queued")
         return job
-
-    def _retry_after_locked(self) -> float:
-        waiting = len(self._heap) + len(self._running)
-        return float(min(60.0, max(1.0, round(waiting * self._avg_synth_s + 0.5))))
 
     def _timed_out(self, job: Job) -> None:
         with self._cond:
@@ -284,7 +251,7 @@ class Scheduler:
     def _worker_loop(self) -> None:
         """Take a job (and, when batching, the queued jobs :meth:`_take_batch` adds) and run it."""
         while True:
-            job = self._take_next()
+            job = self._queue.next()
             if job is None:
                 return
             batch = self._take_batch(job)
@@ -295,7 +262,7 @@ class Scheduler:
                     self._run_batch(batch)
             finally:
                 for j in batch:
-                    self._release(j)
+                    self._queue.release(j)
 
     def _take_batch(self, first: Job) -> list[Job]:
         """The batching hook: ``first`` plus the queued jobs that may share its render, gathered for up to
@@ -312,56 +279,11 @@ class Scheduler:
 
         deadline = time.monotonic() + self.batch_window_s
         while len(batch) < self.max_batch:
-            batch += self._take_more(self.max_batch - len(batch), accept)
+            batch += self._queue.more(self.max_batch - len(batch), accept)
             remaining = deadline - time.monotonic()
-            if len(batch) >= self.max_batch or remaining <= 0:
+            if len(batch) >= self.max_batch or remaining <= 0 or not self._queue.wait(remaining):
                 break
-            with self._cond:
-                if self._stopping:
-                    break
-                self._cond.wait(remaining)
         return batch
-
-    def _take_next(self, timeout: float | None = None) -> Job | None:
-        """Block until a job is queued (or ``timeout`` passes / the scheduler stops); mark it running."""
-        with self._cond:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while not self._heap and not self._stopping:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return None
-                self._cond.wait(remaining)
-            if self._stopping:
-                return None
-            return self._start_locked(heapq.heappop(self._heap)[2])
-
-    def _take_more(self, max_jobs: int, accept: Any = None) -> list[Job]:
-        """Pop up to ``max_jobs`` more queued jobs (in priority order) that ``accept(job)`` allows."""
-        taken: list[Job] = []
-        with self._cond:
-            keep: list[tuple[int, int, Job]] = []
-            while self._heap and len(taken) < max_jobs:
-                entry = heapq.heappop(self._heap)
-                if accept is None or accept(entry[2]):
-                    taken.append(self._start_locked(entry[2]))
-                else:
-                    keep.append(entry)
-            for entry in keep:
-                heapq.heappush(self._heap, entry)
-        return taken
-
-    def _start_locked(self, job: Job) -> Job:
-        job.state = JobState.RUNNING
-        job.started_at = time.perf_counter()
-        self._running.append(job)
-        return job
-
-    def _release(self, job: Job) -> None:
-        with self._cond:
-            if job in self._running:
-                self._running.remove(job)
-            if job.state is JobState.RUNNING:
-                job.state = JobState.DONE
 
     def _run_job(self, job: Job, *, notify: bool = True) -> None:
         assert job.started_at is not None
@@ -464,7 +386,7 @@ class Scheduler:
             self._counts["cancelled"] += 1
             job.state = JobState.CANCELLED
         log.info("request cancelled while running", extra=kv(seq=job.seq, reason=reason or job.cancel.reason))
-        if self._stopping:
+        if self._queue.stopping:
             job.deliver_error(SchedulerClosed("scheduler stopped while the request ran"))
         else:
             job.deliver_error(asyncio.CancelledError(reason))
