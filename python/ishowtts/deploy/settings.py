@@ -130,7 +130,6 @@ class ScaleSettings:
             opts["num_replicas"] = self.replicas
         return opts
 
-
     def ray_env(self) -> dict[str, str]:
         """The environment variables Ray Serve's processes need for these settings (empty when
         ``high_throughput`` is off: Ray's defaults). A local Ray (no ``address``) also gets a short drain."""
