@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write results here")
     ap.add_argument("--floors", type=Path, default=HERE / "floors.json")
     ap.add_argument("--cases-dir", type=Path, default=HERE / "gates")
-    ap.add_argument("--machine-class", help="override the detected machine class (CPU model | active ISA)")
+    ap.add_argument("--machine-class", help="override the detected machine class (CPU model [matrix unit] | active ISA)")
     ap.add_argument("--retries", type=int, default=2, help="fresh-process re-measurements of a failing case")
     ap.add_argument("--no-retry", action="store_true", help="same as --retries 0")
     ap.add_argument("--runs", type=int, default=1, help="measure in this many fresh processes (median)")

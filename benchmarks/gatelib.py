@@ -111,8 +111,14 @@ def active_isa() -> str:
 
 
 def machine_class(model: str | None = None, isa: str | None = None) -> str:
-    """The key that baselines are recorded under: ``"<CPU model> | <active ISA>"``."""
-    return f"{model if model is not None else cpu_model()} | {isa if isa is not None else active_isa()}"
+    """The key that baselines are recorded under: ``"<CPU model> [<matrix unit>] | <active ISA>"``. The
+    matrix unit (``amx``, ``avx512_bf16`` or ``none``: :mod:`ishowtts.hardware`) is part of it because VMs
+    report one model string ("AMD EPYC") for CPU generations with and without bf16 units."""
+    if model is None:
+        from ishowtts.hardware import cpu_features
+
+        model = f"{cpu_model()} [{cpu_features().matrix_unit}]"
+    return f"{model} | {isa if isa is not None else active_isa()}"
 
 
 def isa_of(machine: str) -> str:

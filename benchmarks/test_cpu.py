@@ -7,7 +7,7 @@ Printed in one run (and stored in ``extra_info``), with the CPU model and its ma
 * ``test_dit_step_modes``: one F5TTS_v1_Base DiT step (random weights, 938 frames = 10 s at 24 kHz with the
   reference, cond + uncond as a batch of 2, as every sampler step runs; padded and masked to the length the
   renderer runs it at, ``run_frames``, while the FLOPs count the 938) in each mode the engine offers on
-  the CPU: fp32 eager, bf16 eager (block Linears precast), bf16 compiled (inductor, frozen weights), int8
+  the CPU: fp32 eager, bf16 eager (block Linears precast), bf16 compiled (inductor), int8
   compiled (torchao dynamic int8, needs the ``fast`` extra). Each mode is built by the engine's own
   renderer (``Engine(..., EngineOptions(dtype=, compile=, quantize=))``), so it times the model the server
   would run. Per mode: seconds per step, MFU (analytic FLOPs / time / the matching mm peak of this run), the
@@ -145,6 +145,8 @@ def test_run_length(benchmark: Any, frames: int) -> None:
 
     auto = resolve(EngineOptions(device="cpu"), torch.device("cpu"))
     mode = ("bf16+compile" if auto.compile else "bf16") if auto.dtype == torch.bfloat16 else "fp32"
+    if auto.quantize == "int8":
+        mode = "int8+compile"
     bench = StepBench(frames=frames)
     engine = bench.engine(mode)
     lengths = {
@@ -184,7 +186,7 @@ def test_rtf(benchmark: Any, nfe: int) -> None:
     total = result["synthesize_s"] / 10.0
     print(
         f"\n{header()}\n{CONFIG} NFE {nfe}, 10 s total in {result['chunks']} pass ({result['audio_seconds']} s generated), "
-        f"dtype {result['dtype']}, compile {result['compile']}: {result['synthesize_s']:.2f} s -> RTF {total:.3f} of the "
+        f"dtype {result['dtype']}, quantize {result['quantize']}, compile {result['compile']}: {result['synthesize_s']:.2f} s -> RTF {total:.3f} of the "
         f"10 s, {result['rtf']:.3f} of the generated audio; first audio {result['time_to_first_audio_s']:.2f} s"
     )
     assert result["chunks"] == 1 and result["rtf"] > 0

@@ -79,8 +79,9 @@ def params(seed: int) -> SynthesisParams:
 @pytest.fixture(scope="module")
 def fast() -> Engine:
     opts = EngineOptions(  # fp32 eager steps: the precision modes are compared explicitly below
-        device="cpu", dtype="fp32", compile=False, renderer="static", buckets=(256, 384, 512, 768, 1024), max_batch=8
-    )
+        device="cpu", dtype="fp32", compile=False, quantize=None, renderer="static", buckets=(256, 384, 512, 768, 1024),
+        max_batch=8,
+    )  # fmt: skip
     return Engine.random("small", seed=0, options=opts)
 
 

@@ -83,7 +83,7 @@ class EngineConfig:
     batch_window_ms: float = defaults.BATCH_WINDOW_MS
     max_batch: int = defaults.MAX_BATCH
     compile: bool | None = defaults.COMPILE  # None = auto
-    quantize: str | None = None  # None | "int8" (torchao; the `fast` extra)
+    quantize: str | None = defaults.QUANTIZE  # "auto" | "int8" (torchao; the `fast` extra) | None = off
     graphs: bool | None = defaults.GRAPHS  # CUDA graphs in the static renderer; None ("auto") = on for CUDA
     memory_cap: float | None = None  # GPU memory cap: a fraction (0, 1] or bytes; None = no cap
 
@@ -189,7 +189,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, validators.Validator]]] = {
             "batch_window_ms": validators.number(0.0, 1000.0),
             "max_batch": validators.integer(1, 256),
             "compile": validators.auto_bool,
-            "quantize": validators.choice("int8", none_alias="none"),
+            "quantize": validators.choice("int8", "auto", none_alias="none"),
             "graphs": validators.auto_bool,
             "memory_cap": _memory_cap,
         },

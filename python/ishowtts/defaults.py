@@ -26,6 +26,7 @@ MAX_BATCH = 8  # requests rendered together
 BATCH_WINDOW_MS = 5.0  # how long the scheduler waits to fill a batch
 DTYPE = None  # "auto": fp16 on CUDA; bf16 on CPUs with bf16 matrix units (AMX / AVX512-BF16); else fp32
 COMPILE = None  # "auto": inductor-compile the DiT step and Vocos where it measured faster (see engine/options)
+QUANTIZE = "auto"  # int8 DiT Linears (torchao) where they measured faster: CPUs with AVX512-VNNI but no AMX
 GRAPHS = False  # CUDA-graph capture: off until validated on a GPU
 PRECAST = True  # store the per-step Linears in the compute dtype (bit-identical to autocast)
 COMPILE_BACKEND = "inductor"

@@ -98,6 +98,8 @@ def test_required_breaks_a_2x_slowdown_of_the_slowest_recorded_class() -> None:
             if not seen:
                 continue
             required = per_isa.get(isa, per_isa.get("any"))
+            if required == 0:  # reported, not gated on this kernel set (floors keyed by another unit)
+                continue
             assert min(seen) / 2 < required < min(seen), (name, isa, required, seen)
 
 

@@ -59,3 +59,14 @@ def test_single_pass_is_one_chunk_of_the_total_length() -> None:
     assert 1.0 < r["audio_seconds"] < 1.6  # 7 s total minus the bundled voice's ~5.7 s reference
     with pytest.raises(ValueError, match="above the reference"):
         measure("tiny", device="cpu", nfe=2, seconds=3.0, runs=1, single_pass=True)
+
+
+def test_cli_quantize_switch(tmp_path: Path) -> None:
+    """``--quantize int8`` runs the DiT's block Linears int8 (torchao, in the test extra); ``none`` is off."""
+    out = tmp_path / "bench.json"
+    for value, expected in (("int8", "int8"), ("none", None)):
+        rc = main(["bench", "--config", "tiny", "--device", "cpu", "--nfe", "2", "--seconds", "1", "--runs", "1",
+                   "--compile", "off", "--quantize", value, "--json", str(out)])  # fmt: skip
+        assert rc == 0
+        row = json.loads(out.read_text())
+        assert row["quantize"] == expected and "quantize configured" in row["decided"]

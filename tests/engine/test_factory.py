@@ -153,6 +153,6 @@ def test_engine_options_carry_every_engine_key() -> None:
         "cpu", "bf16", 9, "eager", (300, 600), 3, None, 0.5,
     )  # fmt: skip
     d = engine_options(EngineConfig())
-    assert (d.renderer, d.buckets, d.max_batch, d.graphs, d.nfe_step) == (
-        defaults.RENDERER, defaults.BUCKETS, defaults.MAX_BATCH, defaults.GRAPHS, defaults.NFE_STEP,
+    assert (d.renderer, d.buckets, d.max_batch, d.graphs, d.nfe_step, d.quantize) == (
+        defaults.RENDERER, defaults.BUCKETS, defaults.MAX_BATCH, defaults.GRAPHS, defaults.NFE_STEP, defaults.QUANTIZE,
     )  # fmt: skip

@@ -1,4 +1,5 @@
-"""``dtype`` / ``compile`` "auto": what each kind of machine gets, and why (``engine.options.resolve``)."""
+"""``dtype`` / ``quantize`` / ``compile`` "auto": what each kind of machine gets, and why
+(``engine.options.resolve``)."""
 
 from __future__ import annotations
 
@@ -20,16 +21,57 @@ def cxx(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(options_mod, "_has_cxx", lambda: True)
 
 
+def torchao(monkeypatch: pytest.MonkeyPatch, present: bool) -> None:
+    from ishowtts.engine.fastpath import quantize
+
+    monkeypatch.setattr(quantize, "torchao_available", lambda: present)
+
+
 @pytest.mark.parametrize(
-    ("feats", "dtype", "compiled"),
-    [(AMX, torch.bfloat16, True), (ZEN4, torch.bfloat16, False), (AVX2, torch.float32, False)],
+    ("feats", "dtype", "quantize", "compiled"),
+    [(AMX, torch.bfloat16, None, True), (ZEN4, torch.bfloat16, "int8", True), (AVX2, torch.float32, None, False)],
 )
-def test_auto_on_the_cpu(cxx, feats: CpuFeatures, dtype: torch.dtype, compiled: bool) -> None:
+def test_auto_on_the_cpu(cxx, monkeypatch, feats: CpuFeatures, dtype: torch.dtype, quantize, compiled: bool) -> None:
+    torchao(monkeypatch, True)
     r = resolve(EngineOptions(), CPU, feats)
-    assert (r.dtype, r.compile) == (dtype, compiled)
-    assert r.why["dtype"].startswith("auto:") and r.why["compile"].startswith("auto:")
+    assert (r.dtype, r.quantize, r.compile) == (dtype, quantize, compiled)
+    assert all(r.why[k].startswith("auto:") for k in ("dtype", "quantize", "compile"))
     if dtype == torch.bfloat16:
         assert feats.matrix_unit in r.why["dtype"]
+
+
+def test_auto_int8_needs_torchao_and_a_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without torchao or g++, a Zen 4 runs bf16 uncompiled, and says what it would take."""
+    monkeypatch.setattr(options_mod, "_has_cxx", lambda: True)
+    torchao(monkeypatch, False)
+    r = resolve(EngineOptions(), CPU, ZEN4)
+    assert (r.dtype, r.quantize, r.compile) == (torch.bfloat16, None, False)
+    assert "ishowtts[fast]" in r.why["quantize"]
+    torchao(monkeypatch, True)
+    monkeypatch.setattr(options_mod, "_has_cxx", lambda: False)
+    r = resolve(EngineOptions(), CPU, ZEN4)
+    assert (r.quantize, r.compile) == (None, False) and "C++ compiler" in r.why["quantize"]
+
+
+def test_auto_int8_only_where_it_measured_faster(cxx, monkeypatch: pytest.MonkeyPatch) -> None:
+    torchao(monkeypatch, True)
+    assert resolve(EngineOptions(), CUDA, ZEN4).quantize is None  # CUDA: fp16 graphs
+    assert resolve(EngineOptions(renderer="eager"), CPU, ZEN4).quantize is None  # the reference path
+    assert resolve(EngineOptions(dtype="fp32"), CPU, ZEN4).quantize is None  # int8 is measured against bf16
+    assert "AMX" in resolve(EngineOptions(), CPU, AMX).why["quantize"]
+    r = resolve(EngineOptions(quantize=None), CPU, ZEN4)  # configured off: bf16, and then no compile
+    assert (r.quantize, r.compile, r.why["quantize"]) == (None, False, "configured")
+    r = resolve(EngineOptions(compile=False), CPU, ZEN4)  # int8 without inductor is not the measured one
+    assert (r.quantize, r.compile) == (None, False) and "compile is off" in r.why["quantize"]
+
+
+def test_quantize_values() -> None:
+    for bad in ("int4", "on", ""):
+        with pytest.raises(ValueError, match="quantize"):
+            EngineOptions(quantize=bad)
+    EngineOptions(renderer="eager", quantize="auto")  # auto resolves to off there
+    with pytest.raises(ValueError, match="static"):
+        EngineOptions(renderer="eager", quantize="int8")
 
 
 def test_auto_on_cuda_is_fp16_without_compile() -> None:
@@ -38,8 +80,9 @@ def test_auto_on_cuda_is_fp16_without_compile() -> None:
 
 
 def test_configured_values_win(cxx) -> None:
-    r = resolve(EngineOptions(dtype="fp32", compile=False), CPU, AMX)
-    assert (r.dtype, r.compile, r.why) == (torch.float32, False, {"dtype": "configured", "compile": "configured"})
+    r = resolve(EngineOptions(dtype="fp32", compile=False, quantize=None), CPU, AMX)
+    assert (r.dtype, r.compile, r.quantize) == (torch.float32, False, None)
+    assert r.why == {"dtype": "configured", "quantize": "configured", "compile": "configured"}
     r = resolve(EngineOptions(dtype="bf16", compile=True), CPU, AVX2)
     assert (r.dtype, r.compile) == (torch.bfloat16, True)
 
@@ -64,5 +107,5 @@ def test_engine_reports_its_decisions() -> None:
 
     eng = Engine.random("tiny", options=EngineOptions(device="cpu"))
     info = eng.info()
-    assert info["dtype"] == "float32" and info["compile"] is False
+    assert info["dtype"] == "float32" and info["compile"] is False and info["quantize"] is None
     assert info["decided"]["dtype"] == "auto: fp32, the CPU has no bf16 matmul units"

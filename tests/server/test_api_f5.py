@@ -37,6 +37,7 @@ async def test_f5_health_tts_and_cache(tmp_path, f5_backend, f5_paths):
         # what "auto" chose and why, and the CPU that decided it (tests pin a plain AVX2 CPU: conftest.py)
         assert (h["dtype"], h["compile"]) == ("float32", False)
         assert h["decided"]["dtype"].startswith("auto: fp32") and h["decided"]["compile"].startswith("auto: off")
+        assert h["quantize"] is None and h["decided"]["quantize"].startswith("auto: off")
         assert h["cpu"]["matrix_unit"] == "none" and h["cpu"]["isa"] == ["avx2", "fma"]
         body = {"text": "Hi there.", "seed": 11, "nfe_step": 2}
         first = await client.post("/api/tts", json=body)

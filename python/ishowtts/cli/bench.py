@@ -46,7 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--compile", choices=("auto", "on", "off"), default="auto",
-        help="inductor-compile the DiT step and Vocos (default auto: on for bf16 on AMX CPUs)",
+        help="inductor-compile the DiT step and Vocos (default auto: on for bf16 on AMX CPUs and for int8)",
+    )
+    p.add_argument(
+        "--quantize", choices=("auto", "int8", "none"), default="auto",
+        help="int8 DiT Linears via torchao (default auto: int8 on CPUs with AVX512-VNNI and no AMX, with torchao)",
     )
     p.add_argument(
         "--nfe", type=int, nargs="+", default=[7, defaults.NFE_STEP],
@@ -80,6 +84,7 @@ def measure(
     runs: int = 3,
     renderer: str = defaults.RENDERER,
     compile: bool | None = defaults.COMPILE,
+    quantize: str | None = defaults.QUANTIZE,
     single_pass: bool = False,
 ) -> dict[str, Any]:
     """Best-of-``runs`` timings of ``Engine.synthesize`` and ``Engine.stream`` (first piece)."""
@@ -96,7 +101,9 @@ def measure(
     if runs < 1 or nfe < 1 or seconds <= 0:
         raise ValueError("runs and nfe must be >= 1 and seconds > 0")
     # the options the server would build from [engine] with these values (the same factory function)
-    options = engine_options(EngineConfig(device=device, dtype=dtype, nfe=nfe, renderer=renderer, compile=compile))
+    options = engine_options(
+        EngineConfig(device=device, dtype=dtype, nfe=nfe, renderer=renderer, compile=compile, quantize=quantize)
+    )
     engine = Engine.random(config, options=options)
     voice_dir = resources.files("ishowtts") / "data" / "voices"
     with resources.as_file(voice_dir / "default.wav") as wav_path:
@@ -143,6 +150,7 @@ def measure(
         "cpu": cpu_features().model if not cuda else None,
         "dtype": str(engine.dtype).removeprefix("torch."),
         "compile": engine.resolved.compile,
+        "quantize": engine.resolved.quantize,
         "decided": "; ".join(f"{k} {v}" for k, v in engine.resolved.why.items()),
         "nfe": nfe,
         "renderer": renderer,
@@ -178,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
                     runs=args.runs,
                     renderer=args.renderer,
                     compile={"auto": None, "on": True, "off": False}[args.compile],
+                    quantize=None if args.quantize == "none" else args.quantize,
                 )
             )
     except (ValueError, KeyError, RuntimeError) as exc:

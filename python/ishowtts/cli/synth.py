@@ -78,7 +78,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vocab", default=None, help="vocab.txt")
     p.add_argument("--vocoder", default=None, help="Vocos directory (config.yaml + pytorch_model.bin)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: cuda if available)")
-    p.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: fp16 on CUDA, fp32 on CPU)")
+    p.add_argument(
+        "--dtype", default=None,
+        help="fp32, fp16, bf16 (default auto: fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16, else fp32)",
+    )  # fmt: skip
     p.add_argument(
         "--renderer", choices=defaults.RENDERERS, default=defaults.RENDERER,
         help=f"static (bucketed, batching) or eager (one chunk at a time); default {defaults.RENDERER}",

@@ -17,7 +17,7 @@ from ishowtts.hardware import CpuFeatures, cpu_features
 __all__ = ["RENDERERS", "EngineOptions", "Resolved", "resolve", "resolve_dtype"]
 
 RENDERERS = defaults.RENDERERS
-QUANTIZE_MODES = ("int8",)
+QUANTIZE_MODES = ("int8",)  # what quantize can be besides "auto" and None (off)
 _DTYPES = {
     "fp32": torch.float32,
     "float32": torch.float32,
@@ -44,7 +44,7 @@ class EngineOptions:
     graphs: bool | None = defaults.GRAPHS  # None -> on for CUDA
     compile: bool | None = defaults.COMPILE  # None = auto (see resolve)
     compile_backend: str = defaults.COMPILE_BACKEND
-    quantize: str | None = None  # None | "int8"
+    quantize: str | None = defaults.QUANTIZE  # "auto" (see resolve) | "int8" | None (off)
     precast: bool = defaults.PRECAST
     memory_cap: float | None = None  # fraction of the GPU (<= 1) or bytes
     first_chunk_seconds: float | None = defaults.FIRST_CHUNK_SECONDS
@@ -57,9 +57,9 @@ class EngineOptions:
             raise ValueError(f"nfe_step must be an int >= 1, got {self.nfe_step!r}")
         if not isinstance(self.max_batch, int) or self.max_batch < 1:
             raise ValueError(f"max_batch must be a positive int, got {self.max_batch!r}")
-        if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
-            raise ValueError(f"quantize must be None or one of {QUANTIZE_MODES}, got {self.quantize!r}")
-        if self.renderer == "eager" and (self.compile or self.quantize):
+        if self.quantize is not None and self.quantize != "auto" and self.quantize not in QUANTIZE_MODES:
+            raise ValueError(f"quantize must be None, 'auto' or one of {QUANTIZE_MODES}, got {self.quantize!r}")
+        if self.renderer == "eager" and (self.compile or self.quantize in QUANTIZE_MODES):
             raise ValueError("compile and quantize need renderer='static' (the eager renderer is the reference)")
         object.__setattr__(self, "buckets", tuple(self.buckets) if self.buckets else defaults.BUCKETS)
 
@@ -70,6 +70,7 @@ class Resolved:
 
     dtype: torch.dtype
     compile: bool
+    quantize: str | None
     why: dict[str, str]
 
 
@@ -79,14 +80,18 @@ def _has_cxx() -> bool:
 
 
 def resolve(options: EngineOptions, device: torch.device, features: CpuFeatures | None = None) -> Resolved:
-    """Turn ``dtype``/``compile`` "auto" (None) into this machine's choice.
+    """Turn ``dtype``/``quantize``/``compile`` "auto" into this machine's choice (figures:
+    benchmarks/README.md, "CPU: where the time goes", from ``benchmarks/test_cpu.py``).
 
     * dtype: fp16 on CUDA; on the CPU bf16 where the CPU has bf16 matrix units (AMX-BF16 or AVX512-BF16:
       bf16 matmuls run 2-7x the fp32 rate there), fp32 elsewhere (bf16 would be emulated, and slower).
-    * compile: on the CPU where the DiT runs bf16 on AMX (inductor with frozen, prepacked oneDNN weights
-      measured 1.3-1.6x the eager bf16 step there, benchmarks/test_cpu.py) and a C++ compiler exists;
-      off elsewhere (on CUDA the captured graphs do that job; on fp32 CPUs the gain did not pay for the
-      compile time).
+    * quantize: int8 (torchao dynamic int8 Linears, compiled) on CPUs with AVX512-VNNI int8 dot products
+      but no AMX, such as AMD Zen 4: int8 ``mm`` runs ~2x bf16 there and the F5TTS_v1_Base step measured
+      1.34x the compiled bf16 step. Off on AMX (int8 was not reliably faster than bf16 + compile), on
+      CPUs without int8 units, on CUDA, and where torchao (the ``fast`` extra) or a C++ compiler is missing.
+    * compile: on the CPU for int8 (inductor fuses the quantisation) and for bf16 on AMX (1.4x the eager
+      bf16 step), where a C++ compiler exists; off elsewhere (on CUDA the captured graphs do that
+      job; on Zen 4 bf16 it gained 3% for a minute of compile; on fp32 CPUs nothing).
     """
     feats = features if features is not None else cpu_features()
     why: dict[str, str] = {}
@@ -99,27 +104,52 @@ def resolve(options: EngineOptions, device: torch.device, features: CpuFeatures 
             dtype, why["dtype"] = torch.float32, "auto: fp32, the CPU has no bf16 matmul units"
     else:
         dtype, why["dtype"] = resolve_dtype(options.dtype, device), "configured"
+    quantize, why["quantize"] = _resolve_quantize(options, device, dtype, feats)
     if options.compile is not None:
         compile_, why["compile"] = bool(options.compile), "configured"
     elif options.renderer != "static":
         compile_, why["compile"] = False, "auto: off, the eager renderer never compiles"
     elif device.type != "cpu":
         compile_, why["compile"] = False, f"auto: off on {device.type} (graph capture does that job)"
-    elif dtype != torch.bfloat16 or not feats.amx:
-        compile_, why["compile"] = False, "auto: off, only measured faster for bf16 on AMX CPUs"
-    elif options.quantize:
-        compile_, why["compile"] = True, "auto: on, int8 on the CPU needs inductor to fuse the quantisation"
+    elif not quantize and not (dtype == torch.bfloat16 and feats.amx):
+        compile_, why["compile"] = False, "auto: off, measured faster only for bf16 on AMX and for int8"
     elif not _has_cxx():
         compile_, why["compile"] = False, "auto: off, no C++ compiler for inductor (install g++)"
+    elif quantize:
+        compile_, why["compile"] = True, "auto: on, int8 on the CPU needs inductor to fuse the quantisation"
     else:
         compile_, why["compile"] = True, "auto: on, bf16 on AMX measured faster compiled"
-    return Resolved(dtype, compile_, why)
+    return Resolved(dtype, compile_, quantize, why)
+
+
+def _resolve_quantize(
+    options: EngineOptions, device: torch.device, dtype: torch.dtype, feats: CpuFeatures
+) -> tuple[str | None, str]:
+    if options.quantize != "auto":
+        return options.quantize, "configured"
+    if options.renderer != "static":
+        return None, "auto: off, the eager renderer is the unquantised reference"
+    if device.type != "cpu":
+        return None, f"auto: off on {device.type}"
+    if dtype != torch.bfloat16 or not feats.int8_matmul:
+        return None, "auto: off, int8 is chosen only on bf16 CPUs with AVX512-VNNI int8 dot products"
+    if feats.amx:
+        return None, "auto: off, on AMX int8 was not reliably faster than bf16 + compile"
+    if options.compile is False:
+        return None, "auto: off, int8 measured faster only compiled, and compile is off"
+    from ishowtts.engine.fastpath.quantize import torchao_available
+
+    if not torchao_available():
+        return None, "auto: off, int8 measured faster on this CPU (AVX512-VNNI) but needs pip install 'ishowtts[fast]'"
+    if not _has_cxx():
+        return None, "auto: off, int8 needs inductor and there is no C++ compiler (install g++)"
+    return "int8", "auto: int8, the CPU has AVX512-VNNI int8 dot products and no AMX (measured faster than bf16)"
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     """A named dtype (None: the auto choice of :func:`resolve`). fp16 is CUDA-only."""
     if dtype is None:
-        return resolve(EngineOptions(dtype=None, compile=False), device).dtype
+        return resolve(EngineOptions(dtype=None, compile=False, quantize=None), device).dtype
     if isinstance(dtype, str):
         try:
             dtype = _DTYPES[dtype.lower()]

@@ -94,7 +94,7 @@ def test_wiring_from_engine_config(backend, engine) -> None:
     assert (
         opts.buckets == (300, 600)
         and opts.max_batch == 4
-        and opts.quantize is None
+        and opts.quantize == defaults.QUANTIZE
         and opts.graphs is defaults.GRAPHS
     )
     config = Config(engine=cfg, queue=QueueConfig(max_size=4, timeout_s=10, cache_size=0))
