@@ -10,6 +10,7 @@ _PLATFORM_SKIPS = (
     "NEON runs natively here",
     "this CPU has no SIMD kernels to compare",
     "needs a CUDA device",
+    "this CPU has no AVX512-BF16",
 )
 _unexpected_skips: list[str] = []
 

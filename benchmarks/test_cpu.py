@@ -14,6 +14,8 @@ Printed in one run (and stored in ``extra_info``), with the CPU model and its ma
   speed-up over fp32, and the NMSE of the step's output against fp32;
 * ``test_run_length``: the step of 938 (and 1100) frames unpadded, at the renderer's run length (960;
   1120) and at their frame bucket (1024; 1536), alternately, in this machine's "auto" mode;
+* ``test_attention_kernels``: the native CPU attention (AVX512-BF16) against torch's SDPA, the op alone and
+  in the bf16 DiT step, alternately (machines without AVX512-BF16 skip it);
 * ``test_rtf``: ``ishowtts bench --single-pass``'s own measurement (:func:`ishowtts.cli.bench.measure`)
   with this machine's defaults (dtype/compile "auto"): 10 s of total audio in one pass (the bundled
   voice's reference included) at NFE 7 (the EPSS schedule) and NFE 16, mel + DiT + Vocos; RTF as wall
@@ -34,7 +36,10 @@ import torch
 
 from cpu_step import CONFIG, FRAMES, MM_SIZE, MODES, StepBench, mm_operands, mm_peak
 from gatelib import cpu_model, time_once
+from ishowtts.engine.engine import Engine
+from ishowtts.engine.options import EngineOptions
 from ishowtts.hardware import cpu_features
+from ishowtts.model.configs import resolve_config
 from numerics import nmse
 
 ROUNDS = 3
@@ -172,6 +177,70 @@ def test_run_length(benchmark: Any, frames: int) -> None:
     print(f"  run length / bucket {best['run_length'] / best['bucket']:.3f}, / unpadded {best['run_length'] / best['unpadded']:.3f}")
     assert lengths["unpadded"] <= lengths["run_length"] <= lengths["bucket"]
     assert max(errs.values()) < 1e-3  # masked padding: the same mel at every length
+
+
+def test_attention_kernels(benchmark: Any) -> None:
+    """The native CPU attention (``model/cpu_attention.py``, AVX512-BF16) against torch's SDPA flash kernel,
+    alternately: the op alone on F5's shape (cond + uncond, 16 heads of 64, 938 frames run at 960 with the
+    padding masked) with each one's NMSE against fp32 SDPA, then the bf16 DiT step (this config, or
+    ``small`` where the heads are not 64 wide) with ``attention = "sdpa"`` and ``"native"``."""
+    import torch.nn.functional as F
+
+    from ishowtts.model import cpu_attention
+
+    if not cpu_attention.available():
+        pytest.skip("this CPU has no AVX512-BF16 (the native attention's kernel)")
+    gen = torch.Generator().manual_seed(0)
+    b, h, run, d = 2, 16, 960, cpu_attention.HEAD_DIM
+    q, k, v = (torch.randn(b, run, h, d, generator=gen).bfloat16() for _ in range(3))
+    mask = (torch.arange(run) < FRAMES)[None, None, None, :].expand(b, 1, 1, run)
+    bias = cpu_attention.key_bias(mask)
+
+    def sdpa() -> torch.Tensor:  # the model's call: (B, H, N, D) views of the projections' (B, N, H * D)
+        return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
+
+    def native() -> torch.Tensor:
+        return cpu_attention.masked_attention(q, k, v, bias, d**-0.5)
+
+    exact = F.scaled_dot_product_attention(*(t.float().transpose(1, 2) for t in (q, k, v)), attn_mask=mask)
+    errs = {"sdpa": nmse(sdpa().float(), exact), "native": nmse(native().transpose(1, 2).float(), exact)}
+    op = {"sdpa": float("inf"), "native": float("inf")}
+    for _ in range(5):
+        op["sdpa"] = min(op["sdpa"], time_once(sdpa, 1))
+        op["native"] = min(op["native"], time_once(native, 1))
+    flops = 4 * b * h * run * run * d
+    config = CONFIG if resolve_config(CONFIG).dim_head == d else "small"
+    bench = StepBench(config)
+    steps, outs = {}, {}
+    for kernel in ("sdpa", "native"):
+        overrides, _ = MODES["bf16"]
+        engine = Engine.random(config, seed=0, options=EngineOptions(device="cpu", attention=kernel, **overrides))
+        steps[kernel] = bench.step_fn(engine)
+        outs[kernel] = steps[kernel]()
+    step = dict.fromkeys(steps, float("inf"))
+    for _ in range(ROUNDS):
+        for kernel, fn in steps.items():
+            step[kernel] = min(step[kernel], time_once(fn, 1))
+    benchmark.pedantic(native, rounds=3, iterations=1)
+    info = {
+        "cpu": header(), "step_config": config,
+        **{f"op_{k}_ms": round(v * 1e3, 2) for k, v in op.items()},
+        **{f"op_{k}_gflops": round(flops / v / 1e9, 1) for k, v in op.items()},
+        **{f"op_{k}_nmse_vs_fp32": float(f"{e:.2e}") for k, e in errs.items()},
+        "op_speedup": round(op["sdpa"] / op["native"], 3),
+        **{f"step_bf16_{k}_s": round(v, 4) for k, v in step.items()},
+        "step_speedup": round(step["sdpa"] / step["native"], 3),
+        "step_nmse_native_vs_sdpa": float(f"{nmse(outs['native'], outs['sdpa']):.2e}"),
+    }  # fmt: skip
+    benchmark.extra_info.update(info)
+    print(
+        f"\n{header()}\nattention B={b} H={h} N={run} ({FRAMES} valid) D={d}: SDPA {op['sdpa'] * 1e3:.1f} ms "
+        f"({info['op_sdpa_gflops']:.0f} GFLOP/s, NMSE {errs['sdpa']:.1e}), native {op['native'] * 1e3:.1f} ms "
+        f"({info['op_native_gflops']:.0f} GFLOP/s, NMSE {errs['native']:.1e}): x{info['op_speedup']:.2f}\n"
+        f"{config} bf16 DiT step: SDPA {step['sdpa']:.3f} s, native {step['native']:.3f} s: x{info['step_speedup']:.2f} "
+        f"(NMSE between them {info['step_nmse_native_vs_sdpa']:.1e})"
+    )
+    assert errs["native"] < 1e-4 and info["step_nmse_native_vs_sdpa"] < 1e-3
 
 
 @pytest.mark.parametrize("nfe", [7, 16])

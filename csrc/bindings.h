@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 namespace ishowtts {
+void bind_attention(pybind11::module_& m);  // attention/bind_attention.cpp
 void bind_cpu(pybind11::module_& m);        // cpu/bind_cpu.cpp
 void bind_pool(pybind11::module_& m);       // pool/bind_pool.cpp
 void bind_resampler(pybind11::module_& m);  // resample/bind_resample.cpp

@@ -84,6 +84,7 @@ class EngineConfig:
     max_batch: int = defaults.MAX_BATCH
     compile: bool | None = defaults.COMPILE  # None = auto
     quantize: str | None = defaults.QUANTIZE  # "auto" | "int8" (torchao; the `fast` extra) | None = off
+    attention: str = defaults.ATTENTION  # "auto" | "sdpa" | "native" (the AVX512-BF16 CPU kernel)
     graphs: bool | None = defaults.GRAPHS  # CUDA graphs in the static renderer; None ("auto") = on for CUDA
     memory_cap: float | None = None  # GPU memory cap: a fraction (0, 1] or bytes; None = no cap
 
@@ -190,6 +191,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, validators.Validator]]] = {
             "max_batch": validators.integer(1, 256),
             "compile": validators.auto_bool,
             "quantize": validators.choice("int8", "auto", none_alias="none"),
+            "attention": validators.choice("auto", *defaults.ATTENTION_KERNELS),
             "graphs": validators.auto_bool,
             "memory_cap": _memory_cap,
         },

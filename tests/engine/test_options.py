@@ -27,15 +27,27 @@ def torchao(monkeypatch: pytest.MonkeyPatch, present: bool) -> None:
     monkeypatch.setattr(quantize, "torchao_available", lambda: present)
 
 
+def native_kernel(monkeypatch: pytest.MonkeyPatch, present: bool) -> None:
+    """Whether this process can run the AVX512-BF16 attention (the real probe reads the CPU)."""
+    from ishowtts.model import cpu_attention
+
+    monkeypatch.setattr(cpu_attention, "available", lambda: present)
+
+
 @pytest.mark.parametrize(
-    ("feats", "dtype", "quantize", "compiled"),
-    [(AMX, torch.bfloat16, None, True), (ZEN4, torch.bfloat16, "int8", True), (AVX2, torch.float32, None, False)],
+    ("feats", "dtype", "quantize", "compiled", "attention"),
+    [
+        (AMX, torch.bfloat16, None, True, "sdpa"),
+        (ZEN4, torch.bfloat16, "int8", True, "native"),
+        (AVX2, torch.float32, None, False, "sdpa"),
+    ],
 )
-def test_auto_on_the_cpu(cxx, monkeypatch, feats: CpuFeatures, dtype: torch.dtype, quantize, compiled: bool) -> None:
+def test_auto_on_the_cpu(cxx, monkeypatch, feats: CpuFeatures, dtype, quantize, compiled, attention) -> None:
     torchao(monkeypatch, True)
+    native_kernel(monkeypatch, True)
     r = resolve(EngineOptions(), CPU, feats)
-    assert (r.dtype, r.quantize, r.compile) == (dtype, quantize, compiled)
-    assert all(r.why[k].startswith("auto:") for k in ("dtype", "quantize", "compile"))
+    assert (r.dtype, r.quantize, r.compile, r.attention) == (dtype, quantize, compiled, attention)
+    assert all(r.why[k].startswith("auto:") for k in ("dtype", "quantize", "compile", "attention"))
     if dtype == torch.bfloat16:
         assert feats.matrix_unit in r.why["dtype"]
 
@@ -80,9 +92,9 @@ def test_auto_on_cuda_is_fp16_without_compile() -> None:
 
 
 def test_configured_values_win(cxx) -> None:
-    r = resolve(EngineOptions(dtype="fp32", compile=False, quantize=None), CPU, AMX)
-    assert (r.dtype, r.compile, r.quantize) == (torch.float32, False, None)
-    assert r.why == {"dtype": "configured", "quantize": "configured", "compile": "configured"}
+    r = resolve(EngineOptions(dtype="fp32", compile=False, quantize=None, attention="sdpa"), CPU, AMX)
+    assert (r.dtype, r.compile, r.quantize, r.attention) == (torch.float32, False, None, "sdpa")
+    assert set(r.why.values()) == {"configured"} and len(r.why) == 4
     r = resolve(EngineOptions(dtype="bf16", compile=True), CPU, AVX2)
     assert (r.dtype, r.compile) == (torch.bfloat16, True)
 
@@ -109,3 +121,27 @@ def test_engine_reports_its_decisions() -> None:
     info = eng.info()
     assert info["dtype"] == "float32" and info["compile"] is False and info["quantize"] is None
     assert info["decided"]["dtype"] == "auto: fp32, the CPU has no bf16 matmul units"
+
+
+def test_auto_attention_only_where_the_native_kernel_runs_and_was_measured(monkeypatch) -> None:
+    native_kernel(monkeypatch, True)
+    assert resolve(EngineOptions(), CUDA, ZEN4).attention == "sdpa"
+    assert resolve(EngineOptions(renderer="eager"), CPU, ZEN4).attention == "sdpa"  # the reference path
+    assert resolve(EngineOptions(dtype="fp32"), CPU, ZEN4).attention == "sdpa"  # the kernel is bf16
+    assert "AMX" in resolve(EngineOptions(), CPU, AMX).why["attention"]
+    native_kernel(monkeypatch, False)
+    r = resolve(EngineOptions(), CPU, ZEN4)
+    assert r.attention == "sdpa" and "AVX512-BF16" in r.why["attention"]
+
+
+def test_native_attention_configured_where_it_cannot_run_is_an_error(monkeypatch) -> None:
+    native_kernel(monkeypatch, False)
+    with pytest.raises(ValueError, match="AVX512-BF16"):
+        resolve(EngineOptions(dtype="bf16", attention="native"), CPU, ZEN4)
+    native_kernel(monkeypatch, True)
+    with pytest.raises(ValueError, match="bf16"):
+        resolve(EngineOptions(dtype="fp32", attention="native"), CPU, ZEN4)
+    with pytest.raises(ValueError, match="static"):
+        EngineOptions(renderer="eager", attention="native")
+    with pytest.raises(ValueError, match="attention"):
+        EngineOptions(attention="flash")

@@ -151,6 +151,7 @@ def measure(
         "dtype": str(engine.dtype).removeprefix("torch."),
         "compile": engine.resolved.compile,
         "quantize": engine.resolved.quantize,
+        "attention": engine.resolved.attention,
         "decided": "; ".join(f"{k} {v}" for k, v in engine.resolved.why.items()),
         "nfe": nfe,
         "renderer": renderer,

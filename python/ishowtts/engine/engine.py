@@ -64,7 +64,7 @@ class Engine:
     ) -> None:
         self.options = options = options or EngineOptions()
         self.device = torch.device(options.device) if options.device is not None else default_device()
-        self.resolved = resolve(options, self.device)  # dtype / quantize / compile "auto" decided for this machine
+        self.resolved = resolve(options, self.device)  # "auto" dtype, quantize, compile, attention for this machine
         self.dtype = self.resolved.dtype
         self.model = model.to(self.device).eval()
         self.vocoder = vocoder.to(self.device).eval()
@@ -79,7 +79,8 @@ class Engine:
             return EagerRenderer(self.model, self.vocoder, self.device, self.dtype)
         from ishowtts.engine.fastpath.static_render import StaticRenderer
 
-        options = dataclasses.replace(self.options, compile=self.resolved.compile, quantize=self.resolved.quantize)
+        r = self.resolved
+        options = dataclasses.replace(self.options, compile=r.compile, quantize=r.quantize, attention=r.attention)
         return StaticRenderer(self.model, self.vocoder, self.device, self.dtype, options)
 
     # ------------------------------------------------------------------ construction
@@ -339,6 +340,7 @@ class Engine:
             "dtype": str(self.dtype).removeprefix("torch."),
             "compile": self.resolved.compile,
             "quantize": self.resolved.quantize,
+            "attention": self.resolved.attention,
             "decided": dict(self.resolved.why),
             "nfe_default": self.default_nfe,
             "sample_rate": SAMPLE_RATE,

@@ -75,6 +75,7 @@ def engine_options(cfg: EngineConfig) -> EngineOptions:
         graphs=cfg.graphs,
         compile=cfg.compile,
         quantize=cfg.quantize,
+        attention=cfg.attention,
         memory_cap=cfg.memory_cap,
     )
 

@@ -18,6 +18,7 @@ __all__ = ["RENDERERS", "EngineOptions", "Resolved", "resolve", "resolve_dtype"]
 
 RENDERERS = defaults.RENDERERS
 QUANTIZE_MODES = ("int8",)  # what quantize can be besides "auto" and None (off)
+ATTENTION_KERNELS = defaults.ATTENTION_KERNELS
 _DTYPES = {
     "fp32": torch.float32,
     "float32": torch.float32,
@@ -45,6 +46,7 @@ class EngineOptions:
     compile: bool | None = defaults.COMPILE  # None = auto (see resolve)
     compile_backend: str = defaults.COMPILE_BACKEND
     quantize: str | None = defaults.QUANTIZE  # "auto" (see resolve) | "int8" | None (off)
+    attention: str = defaults.ATTENTION  # "auto" (see resolve) | "sdpa" | "native"
     precast: bool = defaults.PRECAST
     memory_cap: float | None = None  # fraction of the GPU (<= 1) or bytes
     first_chunk_seconds: float | None = defaults.FIRST_CHUNK_SECONDS
@@ -59,8 +61,12 @@ class EngineOptions:
             raise ValueError(f"max_batch must be a positive int, got {self.max_batch!r}")
         if self.quantize is not None and self.quantize != "auto" and self.quantize not in QUANTIZE_MODES:
             raise ValueError(f"quantize must be None, 'auto' or one of {QUANTIZE_MODES}, got {self.quantize!r}")
-        if self.renderer == "eager" and (self.compile or self.quantize in QUANTIZE_MODES):
-            raise ValueError("compile and quantize need renderer='static' (the eager renderer is the reference)")
+        if self.attention != "auto" and self.attention not in ATTENTION_KERNELS:
+            raise ValueError(f"attention must be 'auto' or one of {ATTENTION_KERNELS}, got {self.attention!r}")
+        if self.renderer == "eager" and (self.compile or self.quantize in QUANTIZE_MODES or self.attention == "native"):
+            raise ValueError(
+                "compile, quantize and the native attention need renderer='static' (the eager renderer is the reference)"
+            )
         object.__setattr__(self, "buckets", tuple(self.buckets) if self.buckets else defaults.BUCKETS)
 
 
@@ -71,6 +77,7 @@ class Resolved:
     dtype: torch.dtype
     compile: bool
     quantize: str | None
+    attention: str
     why: dict[str, str]
 
 
@@ -119,7 +126,32 @@ def resolve(options: EngineOptions, device: torch.device, features: CpuFeatures 
         compile_, why["compile"] = True, "auto: on, int8 on the CPU needs inductor to fuse the quantisation"
     else:
         compile_, why["compile"] = True, "auto: on, bf16 on AMX measured faster compiled"
-    return Resolved(dtype, compile_, quantize, why)
+    attention, why["attention"] = _resolve_attention(options, device, dtype, feats)
+    return Resolved(dtype, compile_, quantize, attention, why)
+
+
+def _resolve_attention(
+    options: EngineOptions, device: torch.device, dtype: torch.dtype, feats: CpuFeatures
+) -> tuple[str, str]:
+    from ishowtts.model import cpu_attention
+
+    if options.attention == "native":
+        if device.type != "cpu" or dtype != torch.bfloat16 or not cpu_attention.available():
+            raise ValueError("attention = 'native' needs dtype bf16 on a CPU with AVX512-BF16 (use 'auto' or 'sdpa')")
+        return "native", "configured"
+    if options.attention == "sdpa":
+        return "sdpa", "configured"
+    if options.renderer != "static":
+        return "sdpa", "auto: sdpa, the eager renderer is the reference"
+    if device.type != "cpu":
+        return "sdpa", f"auto: sdpa on {device.type}"
+    if dtype != torch.bfloat16:
+        return "sdpa", "auto: sdpa, the native kernel is bf16"
+    if feats.amx:
+        return "sdpa", "auto: sdpa, on AMX torch's flash kernel uses the tiles (the native kernel is not measured there)"
+    if not cpu_attention.available():
+        return "sdpa", "auto: sdpa, this CPU or build has no AVX512-BF16 attention kernel"
+    return "native", "auto: native, AVX512-BF16 without AMX: measured ~2x torch's SDPA kernel"
 
 
 def _resolve_quantize(

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ishowtts.model import cpu_attention
+
 # ----------------------------------------------------------------------------------------------- rotary
 
 
@@ -220,7 +222,13 @@ class RMSNorm(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self attention with rotary embeddings on the first ``pe_attn_head`` heads, via SDPA."""
+    """Multi-head self attention with rotary embeddings on the first ``pe_attn_head`` heads.
+
+    ``kernel`` is ``"sdpa"`` (torch's ``scaled_dot_product_attention``, the reference) or ``"native"`` (the
+    CPU bf16 kernel of :mod:`ishowtts.model.cpu_attention`, for key masks and head size 64), chosen when the
+    engine builds its model (:func:`ishowtts.model.cpu_attention.use_native_attention`)."""
+
+    kernel = "sdpa"
 
     def __init__(
         self, dim: int, heads: int, dim_head: int, qk_norm: str | None = None, pe_attn_head: int | None = None
@@ -263,8 +271,16 @@ class Attention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         if rope is not None:
             q, k = self._rope(q, rope), self._rope(k, rope)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        out = self.to_out[0](out.transpose(1, 2).reshape(b, n, self.heads * self.dim_head))
+        if self.kernel == "native":
+            bf16 = torch.bfloat16
+            out = cpu_attention.masked_attention(
+                q.transpose(1, 2).to(bf16), k.transpose(1, 2).to(bf16), v.transpose(1, 2).to(bf16),
+                cpu_attention.key_bias(attn_mask), self.dim_head**-0.5,
+            ).view(b, n, self.heads * self.dim_head)  # fmt: skip
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+            out = out.transpose(1, 2).reshape(b, n, self.heads * self.dim_head)
+        out = self.to_out[0](out)
         if valid is not None:
             out = out.masked_fill(~valid.unsqueeze(-1), 0.0)
         return out

@@ -28,6 +28,7 @@ async def health(state: StateDep) -> dict[str, Any]:
         "dtype": _opt_str(dtype),
         "compile": info.get("compile") if isinstance(info.get("compile"), bool) else None,
         "quantize": _opt_str(info.get("quantize")),
+        "attention": _opt_str(info.get("attention")),
         "decided": {str(k): str(v) for k, v in info["decided"].items()} if isinstance(info.get("decided"), dict) else None,
         "cpu": cpu_features().as_dict(),
         "fallback": state.fallback_reason is not None,

@@ -172,7 +172,8 @@ class HealthResponse(BaseModel):
     dtype: str | None
     compile: bool | None = None  # the DiT step / Vocos run inductor-compiled (F5 engine)
     quantize: str | None = None  # "int8" when the DiT's block Linears run int8 (F5 engine), else None
-    decided: dict[str, str] | None = None  # why dtype, quantize and compile are what they are ("configured" / "auto: ...")
+    attention: str | None = None  # the DiT's attention kernel: "sdpa" or "native" (F5 engine)
+    decided: dict[str, str] | None = None  # why dtype, quantize, compile and attention are what they are ("configured" / "auto: ...")
     cpu: dict[str, Any] | None = None  # the CPU model and the ISA features that decide the CPU defaults
     fallback: bool
     fallback_reason: str | None

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ishowtts import defaults
+from ishowtts import _native, defaults
 from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams
 from ishowtts.engine.engine import Engine
 
-from .conftest import MASKED_ATOL, max_err, static_options
+from .conftest import MASKED_ATOL, max_err, nmse, static_options
 
 TEXTS = [
     "Hello there, this is a test.",
@@ -106,3 +106,23 @@ def test_warmup_creates_every_slot(engine) -> None:
     assert fe.renderer.warmup(nfe_step=1, batch_sizes=(1, 2)) == 4
     assert fe.renderer.runner.slots() == [(1, 256, 2), (1, 512, 2), (2, 256, 2), (2, 512, 2)]
     assert fe.renderer.voc_runner.slots() == [(1, 256), (1, 512), (2, 256), (2, 512)]
+
+
+@pytest.mark.skipif(not _native.has_avx512_bf16(), reason="this CPU has no AVX512-BF16")
+def test_native_attention_engine_sounds_like_sdpa() -> None:
+    """``attention = "native"`` (bf16, head size 64: the small config) switches the engine's own DiT to the
+    CPU kernel when it is built, says so, and renders the same audio as SDPA within bf16 noise."""
+    from ..conftest import REF_TEXT, SR, ref_clip
+
+    audio, infos = {}, {}
+    for kernel in ("sdpa", "native"):
+        opts = static_options(dtype="bf16", compile=False, quantize=None, attention=kernel, buckets=(256, 512))
+        eng = Engine.random("small", seed=0, options=opts)
+        voice = eng.prepare_voice(ref_clip(), REF_TEXT, SR)
+        audio[kernel] = eng.synthesize("Hello there, chat.", voice, p(4, 5))
+        infos[kernel] = eng.info()
+        assert {b.attn.kernel for b in eng.model.transformer.transformer_blocks} == {kernel}
+    assert infos["native"]["attention"] == "native" and infos["native"]["render"]["attention"] == "native"
+    assert infos["native"]["decided"]["attention"] == "configured"
+    assert audio["native"].shape == audio["sdpa"].shape
+    assert nmse(audio["native"], audio["sdpa"]) < 1e-3

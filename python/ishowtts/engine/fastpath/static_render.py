@@ -72,6 +72,10 @@ class StaticRenderer:
             quantize_dit(dit, opts.quantize)
         elif opts.precast:
             precast_block_linears(dit, self.dtype)
+        if opts.attention == "native":
+            from ishowtts.model.cpu_attention import use_native_attention
+
+            use_native_attention(dit)
         if opts.compile:
             from .compile import compile_dit
 
@@ -96,12 +100,12 @@ class StaticRenderer:
             "static renderer ready",
             extra=kv(
                 buckets=list(self.buckets.frames), batch_sizes=list(self.buckets.batch_sizes), graphs=self.runner.graphs,
-                dtype=str(self.dtype), compile=opts.compile, quantize=opts.quantize,
+                dtype=str(self.dtype), compile=opts.compile, quantize=opts.quantize, attention=opts.attention,
             ),
         )  # fmt: skip
 
     def reconfigure(self, **changes: Any) -> None:
-        """Change buckets / max_batch / graphs (not quantize/compile, which change weights/code): drops
+        """Change buckets / max_batch / graphs (not quantize/compile/attention, which change weights/code): drops
         every captured graph and its memory pool first."""
         bad = set(changes) - {"buckets", "max_batch", "graphs"}
         if bad:
@@ -197,6 +201,7 @@ class StaticRenderer:
             "graphs": self.runner.graphs,
             "compile": {k: v.as_dict() for k, v in self.compile_stats.items()},
             "quantize": self.options.quantize,
+            "attention": self.options.attention,
             "slots": [list(s) for s in self.runner.slots()],
         }
 
