@@ -1,7 +1,8 @@
 """Gate: FLOP utilisation of the bf16 DiT step on the CPU (F5TTS_v1_Base, the engine's bf16 mode).
 
 ours = one DiT step (random weights, 938 frames run at the renderer's 960, cond + uncond) as the engine runs
-it in bf16 on the CPU: block Linears precast, inductor-compiled where the machine's "auto" compiles (AMX).
+it in bf16 on the CPU: block Linears precast, inductor-compiled where the machine's "auto" compiles, with
+its "auto" attention kernel.
 The model is the whole F5TTS_v1_Base (22 blocks): with fewer blocks the parts outside them (input and conv position
 embedding, output projection) weigh more and the figure is not the real one (single runs the same day: 4
 blocks 0.51, 12 blocks 0.54, 22 blocks 0.65); peer = bf16 ``torch.mm`` 2048^3 repeated to the same analytic
@@ -25,6 +26,7 @@ import torch
 
 from cpu_step import MM_SIZE, StepBench
 from gatelib import GateCase
+from ishowtts.engine.options import EngineOptions, resolve
 from ishowtts.hardware import cpu_features
 
 _state: dict[str, object] = {}
@@ -33,7 +35,8 @@ _state: dict[str, object] = {}
 def _get() -> dict[str, object]:
     if not _state:
         bench = StepBench("F5TTS_v1_Base")
-        mode = "bf16+compile" if cpu_features().amx else "bf16"  # what "auto" runs on this machine
+        auto = resolve(EngineOptions(device="cpu", dtype="bf16", quantize=None), torch.device("cpu"))
+        mode = "bf16+compile" if auto.compile else "bf16"  # what "auto" runs in bf16 on this machine
         engine = bench.engine(mode)
         gen = torch.Generator().manual_seed(0)
         a = torch.randn(MM_SIZE, MM_SIZE, generator=gen).bfloat16()

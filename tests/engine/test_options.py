@@ -53,11 +53,11 @@ def test_auto_on_the_cpu(cxx, monkeypatch, feats: CpuFeatures, dtype, quantize, 
 
 
 def test_auto_int8_needs_torchao_and_a_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without torchao or g++, a Zen 4 runs bf16 uncompiled, and says what it would take."""
+    """Without torchao a Zen 4 runs bf16 compiled, without g++ bf16 uncompiled; each says what it would take."""
     monkeypatch.setattr(options_mod, "_has_cxx", lambda: True)
     torchao(monkeypatch, False)
     r = resolve(EngineOptions(), CPU, ZEN4)
-    assert (r.dtype, r.quantize, r.compile) == (torch.bfloat16, None, False)
+    assert (r.dtype, r.quantize, r.compile) == (torch.bfloat16, None, True)
     assert "ishowtts[fast]" in r.why["quantize"]
     torchao(monkeypatch, True)
     monkeypatch.setattr(options_mod, "_has_cxx", lambda: False)
@@ -71,8 +71,8 @@ def test_auto_int8_only_where_it_measured_faster(cxx, monkeypatch: pytest.Monkey
     assert resolve(EngineOptions(renderer="eager"), CPU, ZEN4).quantize is None  # the reference path
     assert resolve(EngineOptions(dtype="fp32"), CPU, ZEN4).quantize is None  # int8 is measured against bf16
     assert "AMX" in resolve(EngineOptions(), CPU, AMX).why["quantize"]
-    r = resolve(EngineOptions(quantize=None), CPU, ZEN4)  # configured off: bf16, and then no compile
-    assert (r.quantize, r.compile, r.why["quantize"]) == (None, False, "configured")
+    r = resolve(EngineOptions(quantize=None), CPU, ZEN4)  # configured off: bf16, compiled
+    assert (r.quantize, r.compile, r.why["quantize"]) == (None, True, "configured")
     r = resolve(EngineOptions(compile=False), CPU, ZEN4)  # int8 without inductor is not the measured one
     assert (r.quantize, r.compile) == (None, False) and "compile is off" in r.why["quantize"]
 
@@ -145,3 +145,12 @@ def test_native_attention_configured_where_it_cannot_run_is_an_error(monkeypatch
         EngineOptions(renderer="eager", attention="native")
     with pytest.raises(ValueError, match="attention"):
         EngineOptions(attention="flash")
+
+
+def test_native_attention_needs_heads_of_64(monkeypatch) -> None:
+    native_kernel(monkeypatch, True)
+    r = resolve(EngineOptions(), CPU, ZEN4, head_dim=16)
+    assert r.attention == "sdpa" and "heads of 64" in r.why["attention"]
+    assert resolve(EngineOptions(), CPU, ZEN4, head_dim=64).attention == "native"
+    with pytest.raises(ValueError, match="heads of 64"):
+        resolve(EngineOptions(dtype="bf16", attention="native"), CPU, ZEN4, head_dim=16)

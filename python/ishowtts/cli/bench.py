@@ -46,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--compile", choices=("auto", "on", "off"), default="auto",
-        help="inductor-compile the DiT step and Vocos (default auto: on for bf16 on AMX CPUs and for int8)",
+        help="inductor-compile the DiT step and Vocos (default auto: on for bf16 and int8 on the CPU)",
     )
     p.add_argument(
         "--quantize", choices=("auto", "int8", "none"), default="auto",

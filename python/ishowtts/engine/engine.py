@@ -64,7 +64,8 @@ class Engine:
     ) -> None:
         self.options = options = options or EngineOptions()
         self.device = torch.device(options.device) if options.device is not None else default_device()
-        self.resolved = resolve(options, self.device)  # "auto" dtype, quantize, compile, attention for this machine
+        head_dim = getattr(getattr(getattr(model, "transformer", None), "cfg", None), "dim_head", None)
+        self.resolved = resolve(options, self.device, head_dim=head_dim)  # "auto" decided for this machine
         self.dtype = self.resolved.dtype
         self.model = model.to(self.device).eval()
         self.vocoder = vocoder.to(self.device).eval()

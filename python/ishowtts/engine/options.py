@@ -86,19 +86,24 @@ def _has_cxx() -> bool:
     return any(shutil.which(c) for c in ("g++", "c++", "clang++"))
 
 
-def resolve(options: EngineOptions, device: torch.device, features: CpuFeatures | None = None) -> Resolved:
-    """Turn ``dtype``/``quantize``/``compile`` "auto" into this machine's choice (figures:
+def resolve(
+    options: EngineOptions, device: torch.device, features: CpuFeatures | None = None, head_dim: int | None = None
+) -> Resolved:
+    """Turn ``dtype``/``quantize``/``compile``/``attention`` "auto" into this machine's choice (figures:
     benchmarks/README.md, "CPU: where the time goes", from ``benchmarks/test_cpu.py``).
 
     * dtype: fp16 on CUDA; on the CPU bf16 where the CPU has bf16 matrix units (AMX-BF16 or AVX512-BF16:
       bf16 matmuls run 2-7x the fp32 rate there), fp32 elsewhere (bf16 would be emulated, and slower).
     * quantize: int8 (torchao dynamic int8 Linears, compiled) on CPUs with AVX512-VNNI int8 dot products
       but no AMX, such as AMD Zen 4: int8 ``mm`` runs ~2x bf16 there and the F5TTS_v1_Base step measured
-      1.34x the compiled bf16 step. Off on AMX (int8 was not reliably faster than bf16 + compile), on
+      1.2-1.3x the compiled bf16 step. Off on AMX (int8 was not reliably faster than bf16 + compile), on
       CPUs without int8 units, on CUDA, and where torchao (the ``fast`` extra) or a C++ compiler is missing.
-    * compile: on the CPU for int8 (inductor fuses the quantisation) and for bf16 on AMX (1.4x the eager
-      bf16 step), where a C++ compiler exists; off elsewhere (on CUDA the captured graphs do that
-      job; on Zen 4 bf16 it gained 3% for a minute of compile; on fp32 CPUs nothing).
+    * compile: on the CPU for int8 (inductor fuses the quantisation) and for bf16 (1.4x the eager bf16 step
+      on AMX, 1.13x on Zen 4 with the native attention), where a C++ compiler exists; off elsewhere (on
+      CUDA the captured graphs do that job; on fp32 CPUs it was not measured faster).
+    * attention: the native AVX512-BF16 kernel (``model/cpu_attention.py``) for bf16 on CPUs with
+      AVX512-BF16 and no AMX (1.7-2.1x torch's SDPA on F5's shape on Zen 4); SDPA elsewhere (on AMX it is
+      not measured yet).
     """
     feats = features if features is not None else cpu_features()
     why: dict[str, str] = {}
@@ -118,26 +123,30 @@ def resolve(options: EngineOptions, device: torch.device, features: CpuFeatures 
         compile_, why["compile"] = False, "auto: off, the eager renderer never compiles"
     elif device.type != "cpu":
         compile_, why["compile"] = False, f"auto: off on {device.type} (graph capture does that job)"
-    elif not quantize and not (dtype == torch.bfloat16 and feats.amx):
-        compile_, why["compile"] = False, "auto: off, measured faster only for bf16 on AMX and for int8"
+    elif not quantize and dtype != torch.bfloat16:
+        compile_, why["compile"] = False, "auto: off, measured faster only for bf16 and int8 on the CPU"
     elif not _has_cxx():
         compile_, why["compile"] = False, "auto: off, no C++ compiler for inductor (install g++)"
     elif quantize:
         compile_, why["compile"] = True, "auto: on, int8 on the CPU needs inductor to fuse the quantisation"
     else:
-        compile_, why["compile"] = True, "auto: on, bf16 on AMX measured faster compiled"
-    attention, why["attention"] = _resolve_attention(options, device, dtype, feats)
+        compile_, why["compile"] = True, f"auto: on, bf16 on {feats.matrix_unit} measured faster compiled"
+    attention, why["attention"] = _resolve_attention(options, device, dtype, feats, head_dim)
     return Resolved(dtype, compile_, quantize, attention, why)
 
 
 def _resolve_attention(
-    options: EngineOptions, device: torch.device, dtype: torch.dtype, feats: CpuFeatures
+    options: EngineOptions, device: torch.device, dtype: torch.dtype, feats: CpuFeatures, head_dim: int | None
 ) -> tuple[str, str]:
+    """``head_dim``: the model's attention head size, when known (the kernel handles 64 only)."""
     from ishowtts.model import cpu_attention
 
+    wrong_heads = head_dim is not None and head_dim != cpu_attention.HEAD_DIM
     if options.attention == "native":
         if device.type != "cpu" or dtype != torch.bfloat16 or not cpu_attention.available():
             raise ValueError("attention = 'native' needs dtype bf16 on a CPU with AVX512-BF16 (use 'auto' or 'sdpa')")
+        if wrong_heads:
+            raise ValueError(f"attention = 'native' needs heads of {cpu_attention.HEAD_DIM}; this model's are {head_dim}")
         return "native", "configured"
     if options.attention == "sdpa":
         return "sdpa", "configured"
@@ -151,7 +160,9 @@ def _resolve_attention(
         return "sdpa", "auto: sdpa, on AMX torch's flash kernel uses the tiles (the native kernel is not measured there)"
     if not cpu_attention.available():
         return "sdpa", "auto: sdpa, this CPU or build has no AVX512-BF16 attention kernel"
-    return "native", "auto: native, AVX512-BF16 without AMX: measured ~2x torch's SDPA kernel"
+    if wrong_heads:
+        return "sdpa", f"auto: sdpa, the native kernel needs heads of {cpu_attention.HEAD_DIM} (this model: {head_dim})"
+    return "native", "auto: native, AVX512-BF16 without AMX: measured 1.7-2.1x torch's SDPA kernel"
 
 
 def _resolve_quantize(

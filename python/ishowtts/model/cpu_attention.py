@@ -2,7 +2,7 @@
 
 torch's SDPA flash kernel reaches ~35% of the bf16 matmul peak on F5's attention (B=2, 16 heads of 64,
 ~960 frames) on a Zen 4; the native kernel scores a block of 8 query rows against every key with
-``vdpbf16ps``, takes the exact softmax in fp32 and multiplies by V in bf16, ~2x SDPA there
+``vdpbf16ps``, takes the exact softmax in fp32 and multiplies by V in bf16, 1.7-2.1x SDPA there
 (benchmarks/README.md). It handles F5's masks (a key mask per batch row) and head size 64 only.
 
 :func:`masked_attention` is a torch custom op (``ishowtts::masked_attention_bf16``), so ``torch.compile``
