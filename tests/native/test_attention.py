@@ -16,7 +16,9 @@ from ishowtts import _native
 pytestmark = pytest.mark.native
 
 FORCED_SCALAR = os.environ.get("ISHOWTTS_FORCE_SCALAR", "") not in ("", "0")
-needs_kernel = pytest.mark.skipif(not _native.has_avx512_bf16(), reason="this CPU has no AVX512-BF16")
+needs_kernel = pytest.mark.skipif(
+    not _native.has_avx512_bf16(), reason="this CPU has no AVX512-BF16 (or ISHOWTTS_FORCE_SCALAR is set)"
+)
 
 
 def cpu_flags() -> set[str]:
