@@ -68,9 +68,10 @@ class StepBench:
         self.flops = dit_step_flops(self.cfg, 1, frames, guided=True)
         self.attention_flops = attention_flops(self.cfg, 1, frames, guided=True)
 
-    def engine(self, mode: str) -> Engine:
+    def engine(self, mode: str, **more: Any) -> Engine:
+        """The engine of ``mode``; ``more`` sets further options (e.g. ``attention``)."""
         overrides, _ = MODES[mode]
-        return Engine.random(self.config, seed=0, options=EngineOptions(device="cpu", **overrides))
+        return Engine.random(self.config, seed=0, options=EngineOptions(device="cpu", **overrides, **more))
 
     def run_frames(self, engine: Engine) -> int:
         """The length the engine's renderer runs ``frames`` at (padded and masked: its bucket with CUDA

@@ -36,8 +36,6 @@ import torch
 
 from cpu_step import CONFIG, FRAMES, MM_SIZE, MODES, StepBench, mm_operands, mm_peak
 from gatelib import cpu_model, time_once
-from ishowtts.engine.engine import Engine
-from ishowtts.engine.options import EngineOptions
 from ishowtts.hardware import cpu_features
 from ishowtts.model.configs import resolve_config
 from numerics import nmse
@@ -213,8 +211,7 @@ def test_attention_kernels(benchmark: Any) -> None:
     bench = StepBench(config)
     steps, outs = {}, {}
     for kernel in ("sdpa", "native"):
-        overrides, _ = MODES["bf16"]
-        engine = Engine.random(config, seed=0, options=EngineOptions(device="cpu", attention=kernel, **overrides))
+        engine = bench.engine("bf16", attention=kernel)
         steps[kernel] = bench.step_fn(engine)
         outs[kernel] = steps[kernel]()
     step = dict.fromkeys(steps, float("inf"))

@@ -9,8 +9,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -18,10 +16,7 @@
 
 #include "attention/attention.h"
 #include "bindings.h"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuid.h>
-#endif
+#include "cpu/cpu_features.h"
 
 namespace py = pybind11;
 
@@ -29,25 +24,10 @@ namespace ishowtts {
 namespace attention {
 
 bool has_avx512_bf16() {
-#if defined(ISHOWTTS_HAVE_AVX512BF16) && (defined(__x86_64__) || defined(_M_X64))
-  static const bool ok = [] {
-    const char* forced = std::getenv("ISHOWTTS_FORCE_SCALAR");
-    if (forced != nullptr && forced[0] != '\0' && std::strcmp(forced, "0") != 0) return false;
-    unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & (1u << 27)) == 0) return false;  // OSXSAVE
-    unsigned int lo = 0, hi = 0;
-    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));  // xgetbv(0)
-    if ((lo & 0xe6) != 0xe6) return false;  // the OS saves XMM, YMM, opmask and ZMM state
-    if (__get_cpuid_max(0, nullptr) < 7) return false;
-    __cpuid_count(7, 0, eax, ebx, ecx, edx);
-    const bool f = ebx & (1u << 16), bw = ebx & (1u << 30), vl = ebx & (1u << 31);
-    __cpuid_count(7, 1, eax, ebx, ecx, edx);
-    const bool bf16 = eax & (1u << 5);
-    return f && bw && vl && bf16;
-  }();
-  return ok;
+#if defined(ISHOWTTS_HAVE_AVX512BF16)
+  return cpu::has_avx512_bf16();
 #else
-  return false;
+  return false;  // the kernel is not compiled in (not x86-64, or the compiler lacks -mavx512bf16)
 #endif
 }
 

@@ -31,6 +31,17 @@ bool x86_has_avx2_fma() {
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   return (ebx & (1u << 5)) != 0;  // AVX2
 }
+
+bool x86_has_avx512_bf16() {
+  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & (1u << 27)) == 0) return false;  // OSXSAVE
+  if ((read_xcr0() & 0xe6) != 0xe6) return false;  // the OS saves XMM, YMM, opmask and ZMM state
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool f = ebx & (1u << 16), bw = ebx & (1u << 30), vl = ebx & (1u << 31);
+  __cpuid_count(7, 1, eax, ebx, ecx, edx);
+  return f && bw && vl && (eax & (1u << 5)) != 0;  // AVX512F, BW, VL, BF16
+}
 #endif
 
 bool env_forces_scalar() {
@@ -60,6 +71,15 @@ Isa active_isa() {
     return hw;
   }();
   return chosen;
+}
+
+bool has_avx512_bf16() {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool ok = !env_forces_scalar() && x86_has_avx512_bf16();
+  return ok;
+#else
+  return false;
+#endif
 }
 
 const char* isa_name(Isa isa) {

@@ -12,6 +12,9 @@ Isa detect_isa();
 // The ISA the kernels use: detect_isa() unless ISHOWTTS_FORCE_SCALAR=1 is set. Decided once, at first call.
 Isa active_isa();
 const char* isa_name(Isa isa);
+// AVX512F/BW/VL + AVX512-BF16 supported by the CPU and the OS (ZMM state saved), and ISHOWTTS_FORCE_SCALAR not
+// set. Decided once, at first call. Whether a kernel for it is compiled in is the caller's business.
+bool has_avx512_bf16();
 
 }  // namespace cpu
 }  // namespace ishowtts

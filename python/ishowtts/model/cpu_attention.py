@@ -24,7 +24,7 @@ def available() -> bool:
         from ishowtts import _native
     except ImportError:
         return False
-    return bool(getattr(_native, "has_avx512_bf16", lambda: False)())
+    return bool(_native.has_avx512_bf16())
 
 
 def key_bias(attn_mask: Tensor | None) -> Tensor | None:
