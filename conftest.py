@@ -2,6 +2,13 @@
 
 import os
 
+import pytest
+
+from ishowtts.openmp import prefer_passive_wait
+
+# Tests and benchmarks run torch's OpenMP as `python -m ishowtts` does (before anything loads torch).
+prefer_passive_wait()
+
 # --- strict skips -----------------------------------------------------------------------------------
 # CI sets ISHOWTTS_STRICT_SKIPS=1: a test skipped for a missing tool or package (ngircd, chromium, the
 # aarch64 cross compiler + qemu, torchao, ...) fails the run instead of passing as a skip, and so does an
@@ -12,11 +19,21 @@ _PLATFORM_SKIPS = (
     "needs a CUDA device",
     "this CPU has no AVX512-BF16",
 )
+_NO_AVX512_BF16 = "this CPU has no AVX512-BF16 (or ISHOWTTS_FORCE_SCALAR is set)"
 _unexpected_skips: list[str] = []
 
 
 def _strict_skips() -> bool:
     return os.environ.get("ISHOWTTS_STRICT_SKIPS", "") not in ("", "0")
+
+
+def pytest_runtest_setup(item) -> None:  # type: ignore[no-untyped-def]
+    # @pytest.mark.avx512_bf16: the test runs the native AVX512-BF16 kernel, a platform skip elsewhere
+    if item.get_closest_marker("avx512_bf16") is not None:
+        from ishowtts import _native
+
+        if not _native.has_avx512_bf16():
+            pytest.skip(_NO_AVX512_BF16)
 
 
 def pytest_runtest_logreport(report) -> None:  # type: ignore[no-untyped-def]

@@ -101,3 +101,31 @@ class StepBench:
                 return dit.denoise(x, c, mod).float()[:, : self.frames]
 
         return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python benchmarks/cpu_step.py --mode bf16``: the best of ``--rounds`` steps in this (fresh) process,
+    as one JSON line; ``test_cpu.py::test_openmp_wait`` runs it under each OpenMP wait policy (libgomp
+    reads ``OMP_WAIT_POLICY`` once, when torch loads it, so each policy needs its own process)."""
+    import argparse
+    import json
+
+    from ishowtts.openmp import wait_policy
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--mode", choices=sorted(MODES), default="bf16")
+    ap.add_argument("--config", default=CONFIG)
+    ap.add_argument("--frames", type=int, default=FRAMES)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    bench = StepBench(args.config, args.frames)
+    engine = bench.engine(args.mode)
+    secs = min_time(bench.step_fn(engine), args.rounds)
+    print(json.dumps({"mode": args.mode, "config": args.config, "attention": engine.resolved.attention,
+                      "step_s": round(secs, 4), "omp_wait_policy": wait_policy(),
+                      "threads": torch.get_num_threads()}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -33,6 +33,7 @@ from gatelib import (
     machine_class,
     missing_baselines,
 )
+from ishowtts.openmp import prefer_passive_wait
 
 HERE = Path(__file__).resolve().parent
 
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=1, help="measure in this many fresh processes (median)")
     ap.add_argument("--update-baselines", action="store_true", help="record this class's ratios as baselines")
     args = ap.parse_args(argv)
+    prefer_passive_wait()  # torch's OpenMP as `python -m ishowtts` runs it, set before the cases load torch
     retries = 0 if args.no_retry else args.retries
 
     floors = load_floors(args.floors)

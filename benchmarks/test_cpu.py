@@ -177,6 +177,7 @@ def test_run_length(benchmark: Any, frames: int) -> None:
     assert max(errs.values()) < 1e-3  # masked padding: the same mel at every length
 
 
+@pytest.mark.avx512_bf16
 def test_attention_kernels(benchmark: Any) -> None:
     """The native CPU attention (``model/cpu_attention.py``, AVX512-BF16) against torch's SDPA flash kernel,
     alternately: the op alone on F5's shape (cond + uncond, 16 heads of 64, 938 frames run at 960 with the
@@ -186,8 +187,6 @@ def test_attention_kernels(benchmark: Any) -> None:
 
     from ishowtts.model import cpu_attention
 
-    if not cpu_attention.available():
-        pytest.skip("this CPU has no AVX512-BF16 (the native attention's kernel)")
     gen = torch.Generator().manual_seed(0)
     b, h, run, d = 2, 16, 960, cpu_attention.HEAD_DIM
     q, k, v = (torch.randn(b, run, h, d, generator=gen).bfloat16() for _ in range(3))
@@ -256,3 +255,43 @@ def test_rtf(benchmark: Any, nfe: int) -> None:
         f"10 s, {result['rtf']:.3f} of the generated audio; first audio {result['time_to_first_audio_s']:.2f} s"
     )
     assert result["chunks"] == 1 and result["rtf"] > 0
+
+
+def test_openmp_wait(benchmark: Any) -> None:
+    """The bf16 DiT step (this machine's attention kernel) with torch's idle OpenMP workers spinning
+    (libgomp's default: ``OMP_WAIT_POLICY`` unset) and sleeping (``PASSIVE``, what ``python -m ishowtts``
+    sets: ``ishowtts.openmp``), each in two fresh processes, alternately (``cpu_step.py``'s own main)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent / "cpu_step.py"
+    base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    envs = {"spin (unset)": base, "PASSIVE": {**base, "OMP_WAIT_POLICY": "PASSIVE"}}
+    best: dict[str, float] = dict.fromkeys(envs, float("inf"))
+    seen: dict[str, dict[str, Any]] = {}
+
+    def alternate() -> None:  # one process per policy (timed as a whole by pytest-benchmark, build included)
+        for policy, env in envs.items():
+            out = subprocess.run([sys.executable, str(script), "--mode", "bf16", "--rounds", str(ROUNDS)],
+                                 env=env, capture_output=True, text=True, check=True)  # fmt: skip
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            assert row["omp_wait_policy"] == policy  # the child ran with the policy asked for
+            best[policy] = min(best[policy], row["step_s"])
+            seen[policy] = row
+
+    benchmark.pedantic(alternate, rounds=2, iterations=1)
+    info = {
+        "cpu": header(), "config": CONFIG, "attention": seen["PASSIVE"]["attention"],
+        "step_bf16_spin_s": best["spin (unset)"], "step_bf16_passive_s": best["PASSIVE"],
+        "passive_speedup": round(best["spin (unset)"] / best["PASSIVE"], 3),
+    }  # fmt: skip
+    benchmark.extra_info.update(info)
+    print(
+        f"\n{header()}\n{CONFIG} bf16 DiT step ({info['attention']} attention), best of 2 processes x {ROUNDS}: "
+        f"OpenMP workers spinning {best['spin (unset)']:.3f} s, sleeping (PASSIVE) {best['PASSIVE']:.3f} s: "
+        f"x{info['passive_speedup']:.2f}"
+    )
+    assert all(0 < v < float("inf") for v in best.values())

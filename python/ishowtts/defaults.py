@@ -33,3 +33,6 @@ GRAPHS = False  # CUDA-graph capture: off until validated on a GPU
 PRECAST = True  # store the per-step Linears in the compute dtype (bit-identical to autocast)
 COMPILE_BACKEND = "inductor"
 VOICE_CACHE_SIZE = 64  # prepared reference voices kept per engine
+
+# --- the process ----------------------------------------------------------------------------------------
+OMP_WAIT_POLICY = "PASSIVE"  # torch's idle OpenMP workers sleep instead of spinning (ishowtts.openmp)

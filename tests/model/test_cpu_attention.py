@@ -8,12 +8,9 @@ import copy
 import pytest
 import torch
 
-from ishowtts import _native
 from ishowtts.model import cpu_attention
 from ishowtts.model.layers import Attention
 from ishowtts.model.random_init import random_f5
-
-needs_kernel = pytest.mark.skipif(not _native.has_avx512_bf16(), reason="this CPU has no AVX512-BF16")
 
 
 def nmse(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -48,7 +45,7 @@ def test_use_native_attention_is_refused_where_the_kernel_cannot_run(monkeypatch
         cpu_attention.use_native_attention(random_f5("small").transformer)
 
 
-@needs_kernel
+@pytest.mark.avx512_bf16
 def test_native_step_matches_sdpa_in_bf16() -> None:
     dit = random_f5("small", seed=3).transformer
     native = copy.deepcopy(dit)
@@ -63,7 +60,7 @@ def test_native_step_matches_sdpa_in_bf16() -> None:
     assert torch.equal(out[~rows], ref[~rows])
 
 
-@needs_kernel
+@pytest.mark.avx512_bf16
 def test_native_attention_compiles_into_one_graph() -> None:
     attn = Attention(dim=128, heads=2, dim_head=64).eval()
     attn.kernel = "native"

@@ -16,11 +16,6 @@ from ishowtts import _native
 pytestmark = pytest.mark.native
 
 FORCED_SCALAR = os.environ.get("ISHOWTTS_FORCE_SCALAR", "") not in ("", "0")
-needs_kernel = pytest.mark.skipif(
-    not _native.has_avx512_bf16(), reason="this CPU has no AVX512-BF16 (or ISHOWTTS_FORCE_SCALAR is set)"
-)
-
-
 def cpu_flags() -> set[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -73,7 +68,7 @@ def test_runs_exactly_when_available() -> None:
             run(q, q, q, None)
 
 
-@needs_kernel
+@pytest.mark.avx512_bf16
 @pytest.mark.parametrize(("batch", "frames", "heads"), [(1, 1, 1), (1, 7, 2), (2, 33, 3), (3, 100, 4), (2, 961, 16)])
 @pytest.mark.parametrize("masked", [False, True])
 def test_matches_the_float64_reference(batch: int, frames: int, heads: int, masked: bool) -> None:
@@ -92,7 +87,7 @@ def test_matches_the_float64_reference(batch: int, frames: int, heads: int, mask
     assert float((out - ref).abs().max()) < 0.03
 
 
-@needs_kernel
+@pytest.mark.avx512_bf16
 def test_threads_do_not_change_the_result_and_masked_keys_weigh_nothing() -> None:
     q, k, v = (bf16(2, 50, 5, 64, seed=s) for s in (4, 5, 6))
     bias = np.zeros((2, 50), np.float32)
@@ -106,7 +101,7 @@ def test_threads_do_not_change_the_result_and_masked_keys_weigh_nothing() -> Non
     assert torch.count_nonzero(run(q, k, v, bias).float()) == 0
 
 
-@needs_kernel
+@pytest.mark.avx512_bf16
 def test_bad_arguments_are_named() -> None:
     q = bf16(1, 8, 2, 64, seed=7)
     out = torch.empty_like(q).view(torch.uint16).numpy()

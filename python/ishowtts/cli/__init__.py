@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from ishowtts import __version__
+from ishowtts.openmp import prefer_passive_wait
 
 COMMAND_MODULES = ("serve", "synth", "normalize", "download", "bench")
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prefer_passive_wait()  # before anything loads torch (ishowtts.openmp)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

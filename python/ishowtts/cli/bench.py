@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from ishowtts import defaults
+from ishowtts.openmp import wait_policy
 
 log = logging.getLogger("ishowtts.bench")
 
@@ -166,6 +167,7 @@ def measure(
         "weights": "random (same compute as the released weights)",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": wait_policy(),
     }
     if cuda:
         result["peak_memory_mib"] = round(torch.cuda.max_memory_allocated(engine.device) / 2**20, 1)

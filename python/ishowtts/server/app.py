@@ -39,6 +39,7 @@ from ishowtts.engine.backend import Backend, SynthesisParams
 from ishowtts.engine.factory import Built, build
 from ishowtts.engine.scheduler import Priority, SchedulerObserver
 from ishowtts.logging_setup import kv
+from ishowtts.openmp import wait_policy
 from ishowtts.server import routes_ishowtts, routes_openai, routes_system, routes_voices
 from ishowtts.server.content_type import require_media_type
 from ishowtts.server.encoding import encode_wav
@@ -158,6 +159,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             voices=len(state.store.list()),
             fallback=state.fallback_reason is not None,
             api_key=bool(state.config.server.api_key),
+            omp_wait_policy=wait_policy(),
         ),
     )
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ishowtts import _native, defaults
+from ishowtts import defaults
 from ishowtts.engine.backend import CancelToken, SynthesisCancelled, SynthesisParams
 from ishowtts.engine.engine import Engine
 
@@ -108,7 +108,7 @@ def test_warmup_creates_every_slot(engine) -> None:
     assert fe.renderer.voc_runner.slots() == [(1, 256), (1, 512), (2, 256), (2, 512)]
 
 
-@pytest.mark.skipif(not _native.has_avx512_bf16(), reason="this CPU has no AVX512-BF16")
+@pytest.mark.avx512_bf16
 def test_native_attention_engine_sounds_like_sdpa() -> None:
     """``attention = "native"`` (bf16, head size 64: the small config) switches the engine's own DiT to the
     CPU kernel when it is built, says so, and renders the same audio as SDPA within bf16 noise."""
