@@ -195,6 +195,20 @@ def modulate(x_normed: Tensor, shift: Tensor, scale_plus_one: Tensor) -> Tensor:
     return torch.addcmul(shift.unsqueeze(1), x_normed, scale_plus_one.unsqueeze(1))
 
 
+class TanhGELU(nn.Module):
+    """GELU with the tanh approximation, as upstream's ``nn.GELU(approximate="tanh")``. Eager it is torch's
+    fused kernel; traced by ``torch.compile`` it is the same function written as
+    ``x * sigmoid(2u) = x / (1 + exp(-2u))``, ``u = sqrt(2/pi) (x + 0.044715 x^3)``, in fp32: inductor's CPU
+    code then calls exp instead of tanh, 3x faster on a Zen 4 (1920 x 2048: 1.2 ms against 3.5), max abs
+    difference 5e-7 (tests/model/test_layers.py)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not torch.compiler.is_compiling():
+            return F.gelu(x, approximate="tanh")
+        xf = x.float()
+        return (xf / (1.0 + torch.exp(-1.5957691216057308 * (xf + 0.044715 * xf * xf * xf)))).to(x.dtype)
+
+
 class FeedForward(nn.Module):
     """Linear, GELU(tanh), Linear; keys ``ff.0.0`` and ``ff.2`` like upstream."""
 
@@ -202,7 +216,7 @@ class FeedForward(nn.Module):
         super().__init__()
         inner = int(dim * mult)
         self.ff = nn.Sequential(
-            nn.Sequential(nn.Linear(dim, inner), nn.GELU(approximate="tanh")),
+            nn.Sequential(nn.Linear(dim, inner), TanhGELU()),
             nn.Identity(),  # upstream's dropout slot keeps the index of the output Linear at 2
             nn.Linear(inner, dim),
         )
