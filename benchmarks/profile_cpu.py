@@ -29,7 +29,7 @@ from gatelib import cpu_model, min_time
 CATEGORIES = (  # (category, substrings of the profiler's op names), first match wins
     ("gemm", ("addmm", "aten::mm", "_int_mm", "mkldnn_linear", "_linear_pointwise", "aten::bmm", "matmul",
               "qlinear", "da8w8")),
-    ("attention", ("scaled_dot_product", "flash_attention")),
+    ("attention", ("scaled_dot_product", "flash_attention", "masked_attention")),
     ("conv position embedding", ("convolution", "conv1d", "mish")),
     ("norms", ("layer_norm", "rms_norm")),
     ("rotary", ("view_as_complex", "view_as_real", "complex")),

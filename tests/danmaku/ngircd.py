@@ -20,13 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from live_server import free_port  # tests/live_server.py, registered by tests/conftest.py
+
 NGIRCD = shutil.which("ngircd") or ("/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").exists() else None)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class NgircdServer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,10 @@ import numpy as np
 import pytest
 from _server_helpers import SR, decode, rms
 
+from live_server import free_port  # tests/live_server.py, registered by tests/conftest.py
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

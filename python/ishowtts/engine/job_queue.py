@@ -83,15 +83,11 @@ class JobQueue:
             return True
 
     # ---------------------------------------------------------------------------------- the worker's side
-    def next(self, timeout: float | None = None) -> Job | None:
-        """Block until a job is queued (or ``timeout`` passes / the queue closes); mark it running."""
+    def next(self) -> Job | None:
+        """Block until a job is queued and mark it running; None once the queue closes."""
         with self.cond:
-            deadline = None if timeout is None else time.monotonic() + timeout
             while not self._heap and not self.stopping:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return None
-                self.cond.wait(remaining)
+                self.cond.wait()
             if self.stopping:
                 return None
             return self._start_locked(heapq.heappop(self._heap)[2])
