@@ -64,7 +64,7 @@ class Engine:
     ) -> None:
         self.options = options = options or EngineOptions()
         self.device = torch.device(options.device) if options.device is not None else default_device()
-        head_dim = getattr(getattr(getattr(model, "transformer", None), "cfg", None), "dim_head", None)
+        head_dim = model.transformer.cfg.dim_head  # the native attention kernel handles heads of 64 only
         self.resolved = resolve(options, self.device, head_dim=head_dim)  # "auto" decided for this machine
         self.dtype = self.resolved.dtype
         self.model = model.to(self.device).eval()
